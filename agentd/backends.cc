@@ -1,0 +1,14 @@
+#include "agentd/backends.h"
+
+#include "runtimes/mock/mock_runtime.h"
+
+namespace zlayer::agentd {
+
+void RegisterBuiltinBackends(runtimes::BackendRegistry* registry) {
+  registry->Register("mock", [](const runtimes::BackendConfig&)
+                                 -> absl::StatusOr<std::unique_ptr<runtimes::Runtime>> {
+    return std::unique_ptr<runtimes::Runtime>(std::make_unique<runtimes::MockRuntime>());
+  });
+}
+
+}  // namespace zlayer::agentd

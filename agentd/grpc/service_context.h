@@ -1,0 +1,28 @@
+// What every RPC handler needs: the backend, somewhere to run blocking work, a
+// clock for periodic streams, and the registry that ends streams at shutdown.
+#pragma once
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "agentd/grpc/stream_registry.h"
+#include "base/scheduler.h"
+#include "base/work_queue.h"
+#include "runtimes/runtime.h"
+
+namespace zlayer::agentd {
+
+struct ServiceContext {
+  runtimes::Runtime* runtime = nullptr;
+  base::WorkQueue* queue = nullptr;
+  base::Scheduler* scheduler = nullptr;
+  StreamRegistry* streams = nullptr;
+  // Where ImportImage spools the uploaded archive.
+  std::string spool_dir = "/tmp";
+  absl::Time started_at;
+  std::string version;
+  // "v2", "hybrid", "v1": what the host offers, for GetAgentInfo.
+  std::string cgroup_mode;
+};
+
+}  // namespace zlayer::agentd
