@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "base/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
@@ -71,7 +72,6 @@ absl::Status AgentServer::Listen(const ServerOptions& options) {
   // notice dead peers.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.SetMaxSendMessageSize(64 << 20);
 
@@ -176,7 +176,17 @@ void AgentServer::Shutdown(absl::Duration grace) {
   server_->GetHealthCheckService()->Shutdown();
   context_.streams->AbortAll(
       grpc::Status(grpc::StatusCode::UNAVAILABLE, "zlayer-agentd is shutting down; reconnect"));
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  // gRPC's own Shutdown(deadline) waits for idle client connections until the
+  // deadline, even with no call in flight. So we wait for our own work to finish
+  // (aborted streams to close, the work queue to drain), bounded by `grace`, and then
+  // shut gRPC down with a short deadline.
+  const absl::Time deadline = absl::Now() + grace;
+  while (absl::Now() < deadline) {
+    const auto progress = context_.queue->GetProgress();
+    if (context_.streams->size() == 0 && progress.pending == 0 && progress.running == 0) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Milliseconds(100)));
   server_->Wait();
   server_.reset();
   if (!socket_path_.empty()) ::unlink(socket_path_.c_str());
