@@ -1,0 +1,13 @@
+// The ServiceSpec part of the schema (internal to deploy/).
+#pragma once
+
+#include "deploy/yaml_reader.h"
+#include "runtimes/service_spec.h"
+
+namespace zlayer::deploy::internal {
+
+// Reads one service; errors go to `reader`. The result is complete only when the
+// reader has no errors.
+runtimes::ServiceSpec ReadService(Reader& reader, const Value& value);
+
+}  // namespace zlayer::deploy::internal
