@@ -17,6 +17,7 @@ TEST_PKGS=(
   systemd iproute2 procps openssl util-linux
   grpc-proto python3-grpcio python3-protobuf
   clang libclang-rt-14-dev
+  apache2-utils python3-cryptography
 )
 BENCH_PKGS=(containerd)
 
