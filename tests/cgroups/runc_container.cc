@@ -1,0 +1,117 @@
+#include "runc_container.h"
+
+#include <unistd.h>
+
+#include <atomic>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/errors.h"
+#include "base/process.h"
+#include "support/test_support.h"
+
+namespace zlayer::testing {
+namespace {
+
+std::string NextId() {
+  static std::atomic<int> counter{0};
+  return absl::StrCat("zcg-", ::getpid(), "-", counter++);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RuncContainer::Runc(const std::vector<std::string>& args) const {
+  base::RunOptions opts;
+  opts.argv = {runc_, "--root", dir_.path() + "/state"};
+  opts.argv.insert(opts.argv.end(), args.begin(), args.end());
+  opts.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  opts.timeout = absl::Seconds(30);
+  auto r = base::RunCommand(opts);
+  if (!r.ok()) return r.status();
+  if (!r->ok()) {
+    return absl::InternalError(absl::StrCat("runc ", absl::StrJoin(args, " "), " exited ",
+                                            r->status.code, ": ", r->err));
+  }
+  return r->out;
+}
+
+absl::StatusOr<std::unique_ptr<RuncContainer>> RuncContainer::Run(const RuncSpec& spec) {
+  auto runc = base::FindExecutable("runc");
+  if (!runc.ok()) return runc.status();
+  std::unique_ptr<RuncContainer> c(new RuncContainer(MakeTempDir("zcg-"), *runc, NextId()));
+  const std::string bundle = c->dir_.path() + "/bundle";
+  const std::string rootfs = bundle + "/rootfs";
+  for (const char* d : {"/proc", "/dev", "/sys", "/tmp"}) {
+    if (auto s = base::MakeDirs(rootfs + d); !s.ok()) return s;
+  }
+  auto hog = base::ReadFile(ZLAYER_CGROUP_HOG);
+  if (!hog.ok()) return hog.status();
+  if (auto s = base::WriteFileAtomic(rootfs + "/hog", *hog, 0755, false); !s.ok()) return s;
+
+  // Start from runc's own default spec, so the test follows whatever this runc needs.
+  base::RunOptions spec_opts;
+  spec_opts.argv = {*runc, "spec", "--bundle", bundle};
+  spec_opts.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  spec_opts.timeout = absl::Seconds(30);
+  auto made = base::RunCommand(spec_opts);
+  if (!made.ok()) return made.status();
+  if (!made->ok()) return absl::InternalError(absl::StrCat("runc spec: ", made->err));
+  auto text = base::ReadFile(bundle + "/config.json");
+  if (!text.ok()) return text.status();
+  nlohmann::json config = nlohmann::json::parse(*text);
+  config["process"]["terminal"] = false;
+  config["process"]["args"] = nlohmann::json::array({"/hog"});
+  for (const auto& a : spec.hog_args) config["process"]["args"].push_back(a);
+  config["root"]["readonly"] = false;  // the hog signals readiness with a file
+  nlohmann::json resources = nlohmann::json::object();
+  if (spec.memory_limit > 0) resources["memory"]["limit"] = spec.memory_limit;
+  if (spec.pids_limit > 0) resources["pids"]["limit"] = spec.pids_limit;
+  config["linux"]["resources"] = resources;
+  if (!spec.cgroups_path.empty()) config["linux"]["cgroupsPath"] = spec.cgroups_path;
+  if (auto s = base::WriteFileAtomic(bundle + "/config.json", config.dump(), 0644, false);
+      !s.ok()) {
+    return s;
+  }
+
+  auto out = c->Runc({"run", "-d", "--bundle", bundle, c->id_});
+  if (!out.ok()) {
+    c->deleted_ = true;  // nothing to delete if run failed before creating it
+    (void)c->Runc({"delete", "-f", c->id_});
+    return out.status();
+  }
+  auto state = c->Runc({"state", c->id_});
+  if (!state.ok()) return state.status();
+  c->pid_ = nlohmann::json::parse(*state).value("pid", -1);
+  if (c->pid_ <= 0) return absl::InternalError(absl::StrCat("runc state: no pid: ", *state));
+  return c;
+}
+
+RuncContainer::~RuncContainer() {
+  if (!deleted_) Delete().IgnoreError();
+}
+
+absl::Status RuncContainer::Delete() {
+  if (deleted_) return absl::OkStatus();
+  auto r = Runc({"delete", "-f", id_});
+  if (!r.ok()) return r.status();
+  deleted_ = true;
+  return absl::OkStatus();
+}
+
+bool RuncContainer::Ready() const {
+  return ::access((dir_.path() + "/bundle/rootfs/ready").c_str(), F_OK) == 0;
+}
+
+bool RuncContainer::WaitReady(absl::Duration timeout) const {
+  return WaitFor([&] { return Ready(); }, timeout);
+}
+
+absl::StatusOr<std::string> RuncContainer::Status() const {
+  auto state = Runc({"state", id_});
+  if (!state.ok()) return state.status();
+  return nlohmann::json::parse(*state).value("status", std::string());
+}
+
+}  // namespace zlayer::testing
