@@ -1,6 +1,7 @@
 #include "agentd/backends.h"
 
 #include "runtimes/mock/mock_runtime.h"
+#include "runtimes/oci/oci_backend.h"
 
 namespace zlayer::agentd {
 
@@ -9,6 +10,7 @@ void RegisterBuiltinBackends(runtimes::BackendRegistry* registry) {
                                  -> absl::StatusOr<std::unique_ptr<runtimes::Runtime>> {
     return std::unique_ptr<runtimes::Runtime>(std::make_unique<runtimes::MockRuntime>());
   });
+  oci::RegisterOciBackend(registry);
 }
 
 }  // namespace zlayer::agentd

@@ -1,0 +1,67 @@
+// Builds an OCI runtime config (config.json) from an image's config and a
+// ServiceSpec. Every field of the spec is either honoured here or rejected by
+// ValidateSpec; nothing is silently ignored.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "images/manifest.h"
+#include "nlohmann/json.hpp"
+#include "runtimes/oci/user_lookup.h"
+#include "runtimes/service_spec.h"
+
+namespace zlayer::oci {
+
+// containerd's default capability set.
+const std::vector<std::string>& DefaultCapabilities();
+
+// INVALID_ARGUMENT, naming the field, for anything this backend cannot honour.
+absl::Status ValidateSpec(const runtimes::ServiceSpec& spec);
+
+// Docker's rules: a spec entrypoint replaces the image's and drops its Cmd unless
+// args are given; args alone replace the image's Cmd. INVALID_ARGUMENT when the
+// result is empty.
+absl::StatusOr<std::vector<std::string>> ResolveArgs(const images::ImageConfig& image,
+                                                     const runtimes::CommandSpec& command);
+
+// Image env, then the spec's (which wins per key), then `extra`; PATH and HOME are
+// added when missing. Order is stable: image order, then new keys sorted.
+std::vector<std::string> MergeEnv(const std::vector<std::string>& image_env,
+                                  const std::map<std::string, std::string>& spec_env,
+                                  const std::vector<std::string>& extra, const std::string& home);
+
+struct BundleInputs {
+  std::string runtime_id;     // the id the runtime knows, also the default hostname
+  std::string rootfs;         // mounted rootfs (absolute)
+  std::string cgroups_path;   // linux.cgroupsPath
+  std::string volumes_dir;    // named volumes live in <volumes_dir>/<name>
+  std::vector<std::string> extra_env;
+  // Extra bind mounts the agent adds (its socket): {source, destination, readonly}.
+  struct Bind {
+    std::string source, destination;
+    bool readonly = false;
+  };
+  std::vector<Bind> extra_binds;
+};
+
+// The config, with the user resolved through the rootfs. Named volume directories
+// are created on the way.
+absl::StatusOr<nlohmann::json> BuildConfig(const images::ImageConfig& image,
+                                           const runtimes::ServiceSpec& spec,
+                                           const BundleInputs& inputs);
+
+// The process part alone, for exec: args, env, cwd and user resolved the same way,
+// with the container's capabilities.
+absl::StatusOr<nlohmann::json> BuildExecProcess(const nlohmann::json& container_config,
+                                                const std::string& rootfs,
+                                                const std::vector<std::string>& args,
+                                                const std::map<std::string, std::string>& env,
+                                                const std::string& cwd, const std::string& user);
+
+// Canonical "CAP_NET_ADMIN" from "net_admin" / "CAP_NET_ADMIN"; INVALID_ARGUMENT
+// when the kernel has no such capability.
+absl::StatusOr<std::string> CanonicalCapability(const std::string& name);
+
+}  // namespace zlayer::oci

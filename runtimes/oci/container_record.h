@@ -1,0 +1,63 @@
+// What the agent keeps on disk about a container, so that a restarted agent knows
+// every container it made: <data_dir>/containers/<name>/record.json.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "runtimes/service_spec.h"
+#include "runtimes/types.h"
+
+namespace zlayer::oci {
+
+struct ContainerRecordFile {
+  runtimes::ContainerId id;
+  std::string deployment;
+  runtimes::ServiceSpec spec;  // credentials removed
+  std::string image_reference;  // canonical reference the image resolved to
+  std::string manifest_digest;
+  std::string image_stop_signal;  // the image's StopSignal, used when the spec has none
+  absl::Time created_at;
+  // Set at each start; a record with it and without an exit record was running
+  // when the agent last looked.
+  std::optional<absl::Time> started_at;
+};
+
+absl::Status WriteRecord(const std::string& path, const ContainerRecordFile& record);
+// INVALID_ARGUMENT when the file is damaged; NOT_FOUND when absent.
+absl::StatusOr<ContainerRecordFile> ReadRecord(const std::string& path);
+
+nlohmann::json SpecToJson(const runtimes::ServiceSpec& spec);
+absl::StatusOr<runtimes::ServiceSpec> SpecFromJson(const nlohmann::json& j);
+
+// What the monitor writes when the container ends: <state>/exit.json.
+struct ExitRecord {
+  int exit_code = 0;
+  int signal = 0;
+  bool oom_killed = false;
+  bool runtime_error = false;
+  std::optional<absl::Time> finished_at;
+  std::string error;
+
+  runtimes::WaitOutcome ToOutcome() const;
+  runtimes::ContainerState ToState() const;
+};
+absl::StatusOr<ExitRecord> ReadExitRecord(const std::string& path);
+
+// What the monitor writes once the container runs: <state>/monitor.json.
+struct MonitorRecord {
+  pid_t monitor_pid = 0;
+  unsigned long long monitor_start_ticks = 0;
+  pid_t init_pid = 0;
+  unsigned long long init_start_ticks = 0;
+  std::optional<absl::Time> started_at;
+};
+absl::StatusOr<MonitorRecord> ReadMonitorRecord(const std::string& path);
+
+// Field 22 of /proc/PID/stat; 0 when the process is gone.
+unsigned long long ProcessStartTicks(pid_t pid);
+
+}  // namespace zlayer::oci

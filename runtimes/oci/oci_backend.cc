@@ -1,0 +1,331 @@
+// Set-up, images, queries, stats and waiting. Lifecycle is in oci_lifecycle.cc,
+// logs in oci_logs.cc, exec in oci_exec.cc, recovery in oci_recovery.cc.
+#include "runtimes/oci/oci_backend.h"
+
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "base/errors.h"
+#include "base/fs_util.h"
+#include "base/logging.h"
+#include "base/process.h"
+#include "base/time_util.h"
+#include "runtimes/backend_registry.h"
+#include "runtimes/oci/oci_container.h"
+
+namespace zlayer::oci {
+
+using runtimes::ContainerId;
+using runtimes::ContainerState;
+
+namespace {
+
+std::string DefaultMonitorPath() {
+  // Installed layout: <prefix>/bin/zlayer-agentd and <prefix>/libexec/zlayer/
+  // zlayer-monitor; build tree: agentd/zlayer-agentd and runtimes/oci/zlayer-monitor.
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return "zlayer-monitor";
+  self[n] = 0;
+  std::string dir(self);
+  dir = dir.substr(0, dir.rfind('/'));
+  const std::string parent = dir.substr(0, dir.rfind('/'));
+  for (const std::string& candidate :
+       {dir + "/zlayer-monitor", parent + "/libexec/zlayer/zlayer-monitor",
+        parent + "/runtimes/oci/zlayer-monitor", std::string("/usr/libexec/zlayer/zlayer-monitor"),
+        std::string("/usr/local/libexec/zlayer/zlayer-monitor")}) {
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "zlayer-monitor";
+}
+
+}  // namespace
+
+OciBackend::OciBackend(runtimes::BackendConfig config) : config_(std::move(config)) {}
+
+OciBackend::~OciBackend() {
+  // Stop the event loop before anything its callbacks use goes away. Containers
+  // keep running: their monitors do not depend on us.
+  log_notifier_.reset();
+  loop_.reset();
+}
+
+absl::StatusOr<std::unique_ptr<OciBackend>> OciBackend::Create(
+    const runtimes::BackendConfig& config) {
+  std::unique_ptr<OciBackend> backend(new OciBackend(config));
+  if (auto s = backend->Init(); !s.ok()) return s;
+  return backend;
+}
+
+absl::Status OciBackend::Init() {
+  auto log = base::Logger("oci");
+  for (const auto& dir : {config_.data_dir, config_.data_dir + "/containers",
+                          config_.data_dir + "/volumes", config_.run_dir}) {
+    if (auto s = base::MakeDirs(dir, 0711); !s.ok()) return s;
+  }
+  std::vector<ProbeResult> probes;
+  auto runtime = RuntimeCli::Probe(config_.oci_runtime, config_.run_dir + "/runtime",
+                                   config_.run_dir, &probes);
+  for (const auto& p : probes) {
+    log->info("runtime probe candidate={} usable={} detail=\"{}\"", p.candidate, p.usable,
+              p.detail);
+  }
+  if (!runtime.ok()) return runtime.status();
+  runtime_ = std::move(*runtime);
+  log->info("using OCI runtime name={} version=\"{}\" path={} root={}", runtime_->info().name,
+            runtime_->info().version, runtime_->info().path, runtime_->root());
+
+  monitor_path_ = config_.monitor_path.empty() ? DefaultMonitorPath() : config_.monitor_path;
+  if (::access(monitor_path_.c_str(), X_OK) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "monitor binary ", monitor_path_, " is missing; install zlayer-monitor or set --monitor"));
+  }
+
+  images::StoreOptions store;
+  store.root = config_.data_dir + "/images";
+  store.registries = config_.registries;
+  auto images = images::ImageStore::Open(store);
+  if (!images.ok()) return base::Annotate(images.status(), "image store");
+  images_ = std::move(*images);
+
+  auto layout = cgroups::HostLayout::Detect();
+  if (layout.ok()) {
+    layout_ = std::move(*layout);
+  } else {
+    log->warn("cgroup layout unknown, stats unavailable: {}", layout.status().message());
+  }
+
+  auto loop = base::EventLoop::Create("oci-events");
+  if (!loop.ok()) return loop.status();
+  loop_ = std::move(*loop);
+  inotify_.Reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!inotify_) return base::ErrnoError("inotify_init1");
+  auto handle = loop_->Add(inotify_.get(), EPOLLIN, [this](uint32_t) { OnInotify(); });
+  if (!handle.ok()) return handle.status();
+  inotify_handle_ = *handle;
+  auto notifier = LogNotifier::Create(loop_.get());
+  if (!notifier.ok()) return notifier.status();
+  log_notifier_ = std::move(*notifier);
+
+  return Recover();
+}
+
+std::string OciBackend::RuntimeDescription() const {
+  return runtime_ ? runtime_->info().version : std::string();
+}
+
+std::string OciBackend::ContainerDir(const std::string& name) const {
+  return absl::StrCat(config_.data_dir, "/containers/", name);
+}
+
+absl::StatusOr<std::shared_ptr<OciBackend::Container>> OciBackend::Find(
+    const ContainerId& id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = containers_.find(id);
+  if (it == containers_.end()) {
+    return base::NotFound(absl::StrCat("container ", id.ToString()), "no such container");
+  }
+  return it->second;
+}
+
+void OciBackend::Publish(Container& c) { bus_.Publish(c.id, c.state, c.outcome); }
+
+// Images -------------------------------------------------------------------------
+
+absl::StatusOr<runtimes::PullResult> OciBackend::PullImage(const runtimes::PullRequest& request,
+                                                           const runtimes::PullProgressFn& progress) {
+  return images_->Pull(request, progress);
+}
+
+absl::StatusOr<runtimes::ImportResult> OciBackend::ImportImage(const std::string& reference,
+                                                               int tar_fd) {
+  return images_->Import(reference, tar_fd);
+}
+
+absl::StatusOr<std::vector<runtimes::ImageInfo>> OciBackend::ListImages() {
+  return images_->List();
+}
+
+absl::Status OciBackend::RemoveImage(const std::string& image, bool force) {
+  return images_->Remove(image, force);
+}
+
+absl::StatusOr<runtimes::PruneResult> OciBackend::PruneImages() { return images_->Prune(); }
+
+absl::Status OciBackend::TagImage(const std::string& source, const std::string& target) {
+  return images_->Tag(source, target);
+}
+
+// Queries ------------------------------------------------------------------------
+
+runtimes::ContainerRecord OciBackend::ToRecord(const Container& c) const {
+  runtimes::ContainerRecord r;
+  r.id = c.id;
+  r.deployment = c.record.deployment;
+  r.image = c.record.spec.image.name;
+  r.image_digest = c.record.manifest_digest;
+  r.state = c.state;
+  r.created_at = c.record.created_at;
+  r.started_at = c.record.started_at;
+  if (c.state.phase == ContainerState::Phase::kRunning ||
+      c.state.phase == ContainerState::Phase::kStopping) {
+    r.pid = c.init_pid;
+  }
+  r.outcome = c.outcome;
+  r.labels = c.record.spec.labels;
+  r.spec = c.record.spec;
+  r.annotations = {{"runtime", runtime_->info().version},
+                   {"bundle", c.dir},
+                   {"log_path", c.LogDir() + "/container.log"},
+                   {"cgroups_path", absl::StrCat(config_.cgroup_parent, "/", c.name)},
+                   {"image_reference", c.record.image_reference}};
+  if (c.monitor_pid) r.annotations["monitor_pid"] = std::to_string(c.monitor_pid);
+  return r;
+}
+
+absl::StatusOr<ContainerState> OciBackend::GetContainerState(const ContainerId& id) {
+  auto c = Find(id);
+  if (!c.ok()) return c.status();
+  absl::MutexLock lock(&mu_);
+  return (*c)->state;
+}
+
+absl::StatusOr<std::vector<runtimes::ContainerRecord>> OciBackend::ListContainers(
+    const runtimes::ContainerFilter& filter) {
+  absl::MutexLock lock(&mu_);
+  std::vector<runtimes::ContainerRecord> out;
+  out.reserve(containers_.size());
+  for (const auto& [id, c] : containers_) {
+    runtimes::ContainerRecord r = ToRecord(*c);
+    if (filter.Matches(r)) out.push_back(std::move(r));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
+  return out;
+}
+
+absl::StatusOr<runtimes::ContainerRecord> OciBackend::DescribeContainer(const ContainerId& id) {
+  auto c = Find(id);
+  if (!c.ok()) return c.status();
+  absl::MutexLock lock(&mu_);
+  return ToRecord(**c);
+}
+
+absl::StatusOr<std::optional<uint32_t>> OciBackend::GetContainerPid(const ContainerId& id) {
+  auto r = DescribeContainer(id);
+  if (!r.ok()) return r.status();
+  return r->pid;
+}
+
+absl::StatusOr<std::optional<std::string>> OciBackend::GetContainerIp(const ContainerId& id) {
+  auto c = Find(id);
+  if (!c.ok()) return c.status();
+  // Containers get a network namespace of their own with loopback only.
+  return std::optional<std::string>();
+}
+
+absl::StatusOr<runtimes::ContainerInspectDetails> OciBackend::InspectDetailed(
+    const ContainerId& id) {
+  auto c = Find(id);
+  if (!c.ok()) return c.status();
+  absl::MutexLock lock(&mu_);
+  runtimes::ContainerInspectDetails d;
+  for (const auto& e : (*c)->record.spec.endpoints) {
+    runtimes::PortMapping p;
+    p.container_port = e.target_port ? e.target_port : e.port;
+    p.protocol = e.protocol == runtimes::EndpointProtocol::kUdp ? "udp" : "tcp";
+    d.ports.push_back(p);
+  }
+  if ((*c)->outcome) d.exit_code = (*c)->outcome->exit_code;
+  return d;
+}
+
+// Stats --------------------------------------------------------------------------
+
+absl::StatusOr<runtimes::ContainerStats> OciBackend::GetContainerStats(const ContainerId& id) {
+  auto found = Find(id);
+  if (!found.ok()) return found.status();
+  const auto& c = *found;
+  std::shared_ptr<cgroups::StatsReader> reader;
+  std::optional<uint32_t> pid;
+  {
+    absl::MutexLock lock(&mu_);
+    if (c->state.phase != ContainerState::Phase::kRunning &&
+        c->state.phase != ContainerState::Phase::kStopping) {
+      return base::WrongState(absl::StrCat("container ", c->name), c->state.ToString(),
+                              "stats exist only while it runs");
+    }
+    reader = c->stats;
+    pid = c->init_pid;
+  }
+  if (!reader) {
+    if (!layout_ || !pid) {
+      return base::Unsupported("stats on a host whose cgroup layout is unknown");
+    }
+    auto paths = cgroups::LocateByPid(*layout_, static_cast<pid_t>(*pid));
+    if (!paths.ok()) return base::Annotate(paths.status(), absl::StrCat("container ", c->name));
+    auto opened = cgroups::StatsReader::Open(*paths);
+    if (!opened.ok()) return base::Annotate(opened.status(), absl::StrCat("container ", c->name));
+    reader = std::move(*opened);
+    absl::MutexLock lock(&mu_);
+    c->stats = reader;
+  }
+  auto read = reader->Read();
+  if (!read.ok()) {
+    return base::Annotate(read.status(), absl::StrCat("container ", c->name));
+  }
+  runtimes::ContainerStats out;
+  out.id = id;
+  out.timestamp = base::NowRealtime();
+  out.cgroup = std::move(*read);
+  return out;
+}
+
+// Wait ---------------------------------------------------------------------------
+
+bool OciBackend::AwaitExit(Container& c, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto done = [&c]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return c.state.IsTerminal() || c.removed;
+  };
+  if (timeout == absl::InfiniteDuration()) {
+    mu_.Await(absl::Condition(&done));
+    return true;
+  }
+  return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+}
+
+absl::StatusOr<runtimes::WaitOutcome> OciBackend::WaitOutcomeOf(const ContainerId& id) {
+  auto c = Find(id);
+  if (!c.ok()) return c.status();
+  AwaitExit(**c, absl::InfiniteDuration());
+  absl::MutexLock lock(&mu_);
+  if ((*c)->removed) {
+    return base::NotFound(absl::StrCat("container ", id.ToString()), "container was removed");
+  }
+  return (*c)->outcome.value_or(runtimes::WaitOutcome::Exited((*c)->state.exit_code));
+}
+
+absl::StatusOr<int> OciBackend::WaitContainer(const ContainerId& id) {
+  auto outcome = WaitOutcomeOf(id);
+  if (!outcome.ok()) return outcome.status();
+  return outcome->exit_code;
+}
+
+absl::StatusOr<std::unique_ptr<runtimes::Subscription>> OciBackend::Watch(
+    const ContainerId& id, runtimes::WatchFn on_event) {
+  return bus_.Subscribe(id, std::move(on_event));
+}
+
+void RegisterOciBackend(runtimes::BackendRegistry* registry) {
+  registry->Register("oci", [](const runtimes::BackendConfig& config)
+                                -> absl::StatusOr<std::unique_ptr<runtimes::Runtime>> {
+    auto backend = OciBackend::Create(config);
+    if (!backend.ok()) return backend.status();
+    return std::unique_ptr<runtimes::Runtime>(std::move(*backend));
+  });
+}
+
+}  // namespace zlayer::oci

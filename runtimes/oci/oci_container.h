@@ -1,0 +1,51 @@
+// The backend's in-memory view of one container. Private to runtimes/oci.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "base/event_loop.h"
+#include "base/unique_fd.h"
+#include "cgroups/stats_reader.h"
+#include "nlohmann/json.hpp"
+#include "runtimes/oci/container_record.h"
+#include "runtimes/oci/oci_backend.h"
+
+namespace zlayer::oci {
+
+struct OciBackend::Container {
+  runtimes::ContainerId id;
+  std::string name;  // "<service>-rep-<N>": also the runtime's container id
+  std::string dir;   // <data_dir>/containers/<name>
+
+  // Serialises create/start/stop/remove of this container; never held with mu_
+  // across a blocking call.
+  absl::Mutex op_mu;
+
+  // Everything below is guarded by OciBackend::mu_.
+  ContainerRecordFile record;
+  nlohmann::json config;  // the bundle's config.json, for exec
+  runtimes::ContainerState state;
+  std::optional<runtimes::WaitOutcome> outcome;
+  std::optional<uint32_t> init_pid;
+  unsigned long long init_start_ticks = 0;
+  pid_t monitor_pid = 0;
+  base::UniqueFd monitor_pidfd;
+  base::EventLoop::Handle monitor_handle = 0;
+  int watch_wd = -1;
+  // Set while StartContainer launches it: an early exit is applied by Start itself,
+  // after it has published Running, so that watchers see transitions in order.
+  bool starting = false;
+  bool removed = false;
+  std::shared_ptr<cgroups::StatsReader> stats;
+
+  std::string StateDir() const { return dir + "/state"; }
+  std::string Rootfs() const { return dir + "/rootfs"; }
+  std::string LogDir() const { return dir + "/logs"; }
+  std::string RecordPath() const { return dir + "/record.json"; }
+  std::string ConfigPath() const { return dir + "/config.json"; }
+};
+
+}  // namespace zlayer::oci

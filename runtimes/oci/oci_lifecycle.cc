@@ -1,0 +1,583 @@
+// Create, start, stop, kill and remove; exit detection.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/errors.h"
+#include "base/fs_util.h"
+#include "base/logging.h"
+#include "base/process.h"
+#include "base/time_util.h"
+#include "runtimes/oci/bundle.h"
+#include "runtimes/oci/oci_container.h"
+#include "runtimes/signals.h"
+
+namespace zlayer::oci {
+
+using runtimes::ContainerId;
+using runtimes::ContainerState;
+using Phase = runtimes::ContainerState::Phase;
+
+namespace {
+
+constexpr absl::Duration kDefaultStopTimeout = absl::Seconds(10);
+constexpr absl::Duration kKillTimeout = absl::Seconds(10);
+constexpr absl::Duration kMonitorStartTimeout = absl::Seconds(60);
+
+bool IsMountPoint(const std::string& path) {
+  struct stat here, parent;
+  if (::stat(path.c_str(), &here) != 0) return false;
+  if (::stat((path + "/..").c_str(), &parent) != 0) return false;
+  return here.st_dev != parent.st_dev;
+}
+
+absl::StatusOr<int> StopSignalNumber(const std::string& name) {
+  if (name.empty()) return SIGTERM;
+  std::string sig = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(name));
+  if (!absl::StartsWith(sig, "SIG")) sig = "SIG" + sig;
+  auto n = runtimes::SignalNumber(sig);
+  if (!n) return base::InvalidSpec(absl::StrCat("stop signal '", name, "' is not a signal"));
+  return *n;
+}
+
+}  // namespace
+
+// Create -------------------------------------------------------------------------
+
+absl::Status OciBackend::CreateContainer(const ContainerId& id, const runtimes::ServiceSpec& spec,
+                                         const std::string& deployment) {
+  auto log = base::Logger("oci");
+  if (auto s = runtimes::ValidateContainerId(id); !s.ok()) return s;
+  if (auto s = ValidateSpec(spec); !s.ok()) return s;
+  if (spec.health && spec.health->check != runtimes::HealthSpec::Check::kNone) {
+    return base::InvalidSpec(
+        "spec.health: health checks are not supported by the oci backend yet; remove them");
+  }
+  auto c = std::make_shared<Container>();
+  c->id = id;
+  c->name = id.ToString();
+  c->dir = ContainerDir(c->name);
+  c->record.id = id;
+  c->record.deployment = deployment;
+  c->record.spec = spec;
+  c->record.spec.image.auth.reset();  // never written to disk
+  c->record.created_at = base::NowRealtime();
+  c->state = ContainerState::Pending();
+  {
+    absl::MutexLock lock(&mu_);
+    if (containers_.contains(id)) {
+      return base::AlreadyExists(absl::StrCat("container ", c->name),
+                                 "remove it first or pick another replica number");
+    }
+    containers_.emplace(id, c);
+    Publish(*c);
+  }
+  absl::MutexLock op(&c->op_mu);
+
+  auto fail = [&](absl::Status status) {
+    log->info("create failed container_id={} error={}", c->name, status.message());
+    (void)images::UnmountRootfs(c->Rootfs());
+    (void)base::RemoveTree(c->dir);
+    (void)images_->RemoveUser(c->name);
+    absl::MutexLock lock(&mu_);
+    c->removed = true;
+    containers_.erase(id);
+    bus_.Remove(id, base::NotFound(absl::StrCat("container ", c->name),
+                                   absl::StrCat("create failed: ", status.message())));
+    return status;
+  };
+
+  // The image: present, or pulled as the spec's policy allows.
+  absl::StatusOr<images::ResolvedImage> image = absl::NotFoundError("");
+  if (spec.image.pull_policy != runtimes::PullPolicy::kAlways) {
+    image = images_->Resolve(spec.image.name);
+  }
+  if (!image.ok()) {
+    if (!absl::IsNotFound(image.status())) return fail(image.status());
+    if (spec.image.pull_policy == runtimes::PullPolicy::kNever) {
+      return fail(base::WrongState(absl::StrCat("image ", spec.image.name), "not present",
+                                   "its pull_policy is never: pull it first"));
+    }
+    runtimes::PullRequest pull{spec.image.name, spec.image.pull_policy, spec.image.auth};
+    auto pulled = images_->Pull(pull, nullptr);
+    if (!pulled.ok()) return fail(pulled.status());
+    image = images_->Resolve(pulled->reference);
+    if (!image.ok()) return fail(image.status());
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    c->state = ContainerState::Initializing();
+    c->record.image_reference = image->reference;
+    c->record.manifest_digest = image->manifest_digest;
+    c->record.image_stop_signal = image->config.stop_signal;
+    Publish(*c);
+  }
+  for (const auto& d : {c->dir, c->StateDir(), c->LogDir(), c->Rootfs(), c->dir + "/fs/upper",
+                        c->dir + "/fs/work"}) {
+    if (auto s = base::MakeDirs(d, 0700); !s.ok()) return fail(s);
+  }
+  ::chmod(c->Rootfs().c_str(), 0755);
+  if (auto s = images_->AddUser(c->name, image->manifest_digest); !s.ok()) return fail(s);
+  if (auto s = images::MountRootfs(image->layer_dirs, c->dir + "/fs/upper", c->dir + "/fs/work",
+                                   c->Rootfs());
+      !s.ok()) {
+    return fail(s);
+  }
+
+  BundleInputs inputs;
+  inputs.runtime_id = c->name;
+  inputs.rootfs = c->Rootfs();
+  inputs.cgroups_path = absl::StrCat(config_.cgroup_parent, "/", c->name);
+  inputs.volumes_dir = config_.data_dir + "/volumes";
+  auto config = BuildConfig(image->config, spec, inputs);
+  if (!config.ok()) return fail(config.status());
+  if (auto s = base::WriteFileAtomic(c->ConfigPath(), config->dump(2), 0600); !s.ok()) {
+    return fail(s);
+  }
+  ContainerRecordFile record;
+  {
+    absl::MutexLock lock(&mu_);
+    c->config = std::move(*config);
+    record = c->record;
+  }
+  if (auto s = WriteRecord(c->RecordPath(), record); !s.ok()) return fail(s);
+  log->info("container created container_id={} service={} deployment={} image={} digest={}",
+            c->name, id.service, deployment, image->reference, image->manifest_digest);
+  return absl::OkStatus();
+}
+
+absl::Status OciBackend::PrepareRootfs(Container& c) {
+  if (IsMountPoint(c.Rootfs())) return absl::OkStatus();
+  // After a reboot the overlay is gone; the pinned manifest still has its layers.
+  std::string ref;
+  {
+    absl::MutexLock lock(&mu_);
+    const std::string& r = c.record.image_reference;
+    const auto at = r.find('@');
+    const auto colon = r.rfind(':');
+    const std::string repo =
+        at != std::string::npos ? r.substr(0, at)
+        : (colon != std::string::npos && colon > r.rfind('/')) ? r.substr(0, colon)
+                                                               : r;
+    ref = absl::StrCat(repo, "@", c.record.manifest_digest);
+  }
+  auto image = images_->Resolve(ref);
+  if (!image.ok()) return base::Annotate(image.status(), absl::StrCat("container ", c.name));
+  return images::MountRootfs(image->layer_dirs, c.dir + "/fs/upper", c.dir + "/fs/work", c.Rootfs());
+}
+
+// Start --------------------------------------------------------------------------
+
+absl::Status OciBackend::StartContainer(const ContainerId& id) {
+  auto log = base::Logger("oci");
+  auto found = Find(id);
+  if (!found.ok()) return found.status();
+  const std::shared_ptr<Container>& c = *found;
+  absl::MutexLock op(&c->op_mu);
+  bool restart = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (c->removed) return base::NotFound(absl::StrCat("container ", c->name), "removed");
+    restart = c->state.IsTerminal();
+    switch (c->state.phase) {
+      case Phase::kRunning:
+      case Phase::kStopping:
+        return base::WrongState(absl::StrCat("container ", c->name), c->state.ToString(),
+                                "it is already running");
+      case Phase::kPending:
+        return base::WrongState(absl::StrCat("container ", c->name), "pending",
+                                "wait for create to finish");
+      default:
+        break;
+    }
+  }
+  // A restart of an exited container starts from a clean state directory.
+  if (restart) {
+    (void)runtime_->Delete(c->name, true);
+    ::unlink((c->StateDir() + "/exit.json").c_str());
+    ::unlink((c->StateDir() + "/monitor.json").c_str());
+  }
+  if (auto s = PrepareRootfs(*c); !s.ok()) return s;
+  {
+    absl::MutexLock lock(&mu_);
+    c->starting = true;
+  }
+  WatchStateDir(c);
+
+  pid_t monitor_pid = 0, init_pid = 0;
+  std::string error;
+  absl::Status launched = LaunchMonitor(*c, &monitor_pid, &init_pid, &error);
+  if (!launched.ok()) {
+    {
+      absl::MutexLock lock(&mu_);
+      c->starting = false;
+      // The monitor wrote exit.json with the runtime's complaint; if it could not even
+      // do that, record the failure here.
+      if (::access((c->StateDir() + "/exit.json").c_str(), F_OK) != 0) {
+        c->state = ContainerState::Failed(std::string(launched.message()));
+        runtimes::WaitOutcome o;
+        o.exit_code = 128;
+        o.reason = runtimes::WaitReason::kRuntimeError;
+        o.message = std::string(launched.message());
+        o.finished_at = base::NowRealtime();
+        c->outcome = o;
+        Publish(*c);
+      }
+    }
+    CheckExit(c);
+    log->warn("start failed container_id={} error={}", c->name, launched.message());
+    return launched;
+  }
+
+  base::UniqueFd pidfd(base::PidfdOpen(monitor_pid));
+  const absl::Time started = base::NowRealtime();
+  ContainerRecordFile record;
+  {
+    absl::MutexLock lock(&mu_);
+    c->monitor_pid = monitor_pid;
+    c->init_pid = static_cast<uint32_t>(init_pid);
+    c->init_start_ticks = ProcessStartTicks(init_pid);
+    c->record.started_at = started;
+    c->outcome.reset();
+    c->stats.reset();
+    c->state = ContainerState::Running();
+    c->starting = false;
+    Publish(*c);
+    record = c->record;
+  }
+  if (pidfd) {
+    std::weak_ptr<Container> weak = c;
+    auto handle = loop_->Add(pidfd.get(), EPOLLIN, [this, weak](uint32_t) {
+      if (auto locked = weak.lock()) OnMonitorGone(locked);
+    });
+    absl::MutexLock lock(&mu_);
+    c->monitor_pidfd = std::move(pidfd);
+    if (handle.ok()) c->monitor_handle = *handle;
+  }
+  if (auto s = WriteRecord(c->RecordPath(), record); !s.ok()) {
+    log->warn("could not persist start container_id={} error={}", c->name, s.message());
+  }
+  log->info("container started container_id={} service={} deployment={} pid={} monitor_pid={}",
+            c->name, id.service, record.deployment, init_pid, monitor_pid);
+  // It may already have ended while we were publishing Running.
+  CheckExit(c);
+  return absl::OkStatus();
+}
+
+absl::Status OciBackend::LaunchMonitor(Container& c, pid_t* monitor_pid, pid_t* init_pid,
+                                       std::string* error) {
+  int sync[2];
+  if (::pipe2(sync, O_CLOEXEC) != 0) return base::ErrnoError("pipe2");
+  base::UniqueFd sync_r(sync[0]), sync_w(sync[1]);
+  base::UniqueFd monitor_log(::open((c.StateDir() + "/monitor.log").c_str(),
+                                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  base::SpawnOptions spawn;
+  spawn.argv = {monitor_path_,
+                "--id", c.name,
+                "--bundle", c.dir,
+                "--runtime", runtime_->info().path,
+                "--runtime-root", runtime_->root(),
+                "--state-dir", c.StateDir(),
+                "--cgroups-path", absl::StrCat(config_.cgroup_parent, "/", c.name),
+                "--log-path", c.LogDir() + "/container.log",
+                "--log-max-bytes", std::to_string(config_.log_max_bytes),
+                "--log-max-files", std::to_string(config_.log_max_files),
+                "--sync-fd", "3"};
+  spawn.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+  spawn.stdout_fd = monitor_log ? monitor_log.get() : -1;
+  spawn.stderr_fd = monitor_log ? monitor_log.get() : -1;
+  spawn.extra_fds = {{sync_w.get(), 3}};
+  auto child = base::ChildProcess::Spawn(spawn);
+  if (!child.ok()) return base::Annotate(child.status(), "start the container monitor");
+  sync_w.Reset();
+  // The first process only forks the real monitor and exits.
+  auto forked = child->Wait(absl::Now() + absl::Seconds(10));
+  if (!forked.ok() || forked->code != 0) {
+    return base::Internal(absl::StrCat("container monitor for ", c.name, " failed to detach"));
+  }
+  std::string reply;
+  const absl::Time deadline = absl::Now() + kMonitorStartTimeout;
+  for (;;) {
+    const int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
+    if (left <= 0) {
+      return base::Internal(absl::StrCat("container ", c.name, ": the OCI runtime did not start it within ",
+                                         absl::FormatDuration(kMonitorStartTimeout)));
+    }
+    struct pollfd pfd = {sync_r.get(), POLLIN, 0};
+    const int n = ::poll(&pfd, 1, static_cast<int>(left));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) continue;
+    char buf[4096];
+    const ssize_t r = ::read(sync_r.get(), buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    reply.append(buf, static_cast<size_t>(r));
+  }
+  auto json = nlohmann::json::parse(reply, nullptr, false);
+  if (json.is_discarded() || !json.is_object()) {
+    auto mlog = base::ReadFile(c.StateDir() + "/monitor.log");
+    return base::Internal(absl::StrCat("container ", c.name, ": the monitor ended without a report",
+                                       mlog.ok() && !mlog->empty() ? absl::StrCat(": ", *mlog) : ""));
+  }
+  if (!json.value("ok", false)) {
+    *error = json.value("error", "unknown runtime error");
+    return base::Internal(absl::StrCat("container ", c.name, ": ", runtime_->info().name,
+                                       " could not start it: ", *error));
+  }
+  *monitor_pid = json.value("monitor_pid", 0);
+  *init_pid = json.value("init_pid", 0);
+  return absl::OkStatus();
+}
+
+// Exit detection -----------------------------------------------------------------
+
+void OciBackend::WatchStateDir(const std::shared_ptr<Container>& c) {
+  const int wd = ::inotify_add_watch(inotify_.get(), c->StateDir().c_str(),
+                                     IN_MOVED_TO | IN_CLOSE_WRITE);
+  if (wd < 0) return;
+  absl::MutexLock lock(&mu_);
+  c->watch_wd = wd;
+  by_watch_[wd] = c;
+}
+
+void OciBackend::OnInotify() {
+  alignas(struct inotify_event) char buf[8192];
+  std::vector<std::shared_ptr<Container>> exited;
+  for (;;) {
+    const ssize_t n = ::read(inotify_.get(), buf, sizeof buf);
+    if (n <= 0) break;
+    for (ssize_t off = 0; off < n;) {
+      auto* ev = reinterpret_cast<struct inotify_event*>(buf + off);
+      off += static_cast<ssize_t>(sizeof(struct inotify_event) + ev->len);
+      if (ev->len == 0 || std::strcmp(ev->name, "exit.json") != 0) continue;
+      absl::MutexLock lock(&mu_);
+      auto it = by_watch_.find(ev->wd);
+      if (it != by_watch_.end()) exited.push_back(it->second);
+    }
+  }
+  for (const auto& c : exited) CheckExit(c);
+}
+
+void OciBackend::CheckExit(const std::shared_ptr<Container>& c) {
+  auto record = ReadExitRecord(c->StateDir() + "/exit.json");
+  if (!record.ok()) return;
+  {
+    absl::MutexLock lock(&mu_);
+    if (c->removed || c->starting) return;
+    if (c->state.IsTerminal() && c->outcome) return;
+    c->state = record->ToState();
+    c->outcome = record->ToOutcome();
+    c->stats.reset();
+    Publish(*c);
+  }
+  auto log = base::Logger("oci");
+  log->info("container exited container_id={} service={} exit_code={} reason={}{}", c->name,
+            c->id.service, record->exit_code, runtimes::WaitReasonName(record->ToOutcome().reason),
+            record->error.empty() ? "" : absl::StrCat(" error=\"", record->error, "\""));
+}
+
+void OciBackend::OnMonitorGone(const std::shared_ptr<Container>& c) {
+  CheckExit(c);
+  base::EventLoop::Handle handle = 0;
+  bool lost = false;
+  pid_t monitor = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    handle = std::exchange(c->monitor_handle, 0);
+    c->monitor_pidfd.Reset();
+    monitor = std::exchange(c->monitor_pid, 0);
+    if (!c->removed && !c->state.IsTerminal()) {
+      // No exit record: the monitor died before the container did, or with it.
+      lost = true;
+      const std::string why = absl::StrCat("the container's monitor (pid ", monitor,
+                                           ") died; its exit status is unknown");
+      c->state = ContainerState::Failed(why);
+      runtimes::WaitOutcome o;
+      o.exit_code = 128;
+      o.reason = runtimes::WaitReason::kRuntimeError;
+      o.message = why;
+      o.finished_at = base::NowRealtime();
+      c->outcome = o;
+      c->stats.reset();
+      Publish(*c);
+    }
+  }
+  if (handle) loop_->Remove(handle);  // we are on the loop thread: no wait
+  if (lost) {
+    base::Logger("oci")->error("container monitor died container_id={} monitor_pid={}", c->name,
+                               monitor);
+  }
+}
+
+absl::Status OciBackend::AdoptMonitor(const std::shared_ptr<Container>& c, const MonitorRecord& m) {
+  base::UniqueFd pidfd(base::PidfdOpen(m.monitor_pid));
+  // The pid could have been recycled: it is ours only if its start time matches.
+  if (!pidfd || ProcessStartTicks(m.monitor_pid) != m.monitor_start_ticks) {
+    return absl::NotFoundError("monitor is gone");
+  }
+  std::weak_ptr<Container> weak = c;
+  auto handle = loop_->Add(pidfd.get(), EPOLLIN, [this, weak](uint32_t) {
+    if (auto locked = weak.lock()) OnMonitorGone(locked);
+  });
+  if (!handle.ok()) return handle.status();
+  absl::MutexLock lock(&mu_);
+  c->monitor_pid = m.monitor_pid;
+  c->monitor_pidfd = std::move(pidfd);
+  c->monitor_handle = *handle;
+  c->init_pid = static_cast<uint32_t>(m.init_pid);
+  c->init_start_ticks = m.init_start_ticks;
+  return absl::OkStatus();
+}
+
+// Stop and kill ------------------------------------------------------------------
+
+absl::Status OciBackend::SignalInit(Container& c, int signal) {
+  pid_t pid = 0;
+  unsigned long long ticks = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (c.init_pid) pid = static_cast<pid_t>(*c.init_pid);
+    ticks = c.init_start_ticks;
+  }
+  if (pid > 0) {
+    // A pidfd checked against the recorded start time cannot hit a recycled pid,
+    // and saves running the runtime binary.
+    base::UniqueFd pidfd(base::PidfdOpen(pid));
+    if (pidfd && ticks != 0 && ProcessStartTicks(pid) == ticks) {
+      if (base::PidfdSendSignal(pidfd.get(), signal) == 0 || errno == ESRCH) {
+        return absl::OkStatus();
+      }
+    }
+    if (!pidfd && errno == ESRCH) return absl::OkStatus();  // already gone
+  }
+  auto s = runtime_->Kill(c.name, signal);
+  return absl::IsNotFound(s) ? absl::OkStatus() : s;
+}
+
+absl::Status OciBackend::StopContainer(const ContainerId& id, std::optional<absl::Duration> timeout) {
+  auto log = base::Logger("oci");
+  auto found = Find(id);
+  if (!found.ok()) return found.status();
+  const std::shared_ptr<Container>& c = *found;
+  absl::MutexLock op(&c->op_mu);
+  std::string signal_name;
+  absl::Duration grace;
+  {
+    absl::MutexLock lock(&mu_);
+    // Stopping something that is not running is not an error, as with Docker.
+    if (c->state.phase != Phase::kRunning && c->state.phase != Phase::kStopping) {
+      return absl::OkStatus();
+    }
+    signal_name = !c->record.spec.stop_signal.empty() ? c->record.spec.stop_signal
+                                                      : c->record.image_stop_signal;
+    grace = timeout.value_or(c->record.spec.stop_grace_period.value_or(kDefaultStopTimeout));
+    c->state = ContainerState::Stopping();
+    Publish(*c);
+  }
+  auto signal = StopSignalNumber(signal_name);
+  if (!signal.ok()) signal = SIGTERM;
+  log->info("stopping container container_id={} signal={} timeout={}", c->name, *signal,
+            absl::FormatDuration(grace));
+  if (auto s = SignalInit(*c, *signal); !s.ok()) return s;
+  if (AwaitExit(*c, grace)) return absl::OkStatus();
+  log->info("stop timeout reached, killing container_id={}", c->name);
+  if (auto s = SignalInit(*c, SIGKILL); !s.ok()) return s;
+  if (AwaitExit(*c, kKillTimeout)) return absl::OkStatus();
+  return base::Internal(absl::StrCat("container ", c->name, " did not exit after SIGKILL within ",
+                                     absl::FormatDuration(kKillTimeout)));
+}
+
+absl::Status OciBackend::KillContainer(const ContainerId& id, std::optional<std::string> signal) {
+  auto canonical = runtimes::ValidateSignal(signal.value_or("SIGKILL"));
+  if (!canonical.ok()) return canonical.status();
+  auto found = Find(id);
+  if (!found.ok()) return found.status();
+  const std::shared_ptr<Container>& c = *found;
+  {
+    absl::MutexLock lock(&mu_);
+    if (c->state.phase != Phase::kRunning && c->state.phase != Phase::kStopping) {
+      return base::WrongState(absl::StrCat("container ", c->name), c->state.ToString(),
+                              "only a running container can be signalled");
+    }
+  }
+  base::Logger("oci")->info("signalling container container_id={} signal={}", c->name, *canonical);
+  return SignalInit(*c, *runtimes::SignalNumber(*canonical));
+}
+
+// Remove -------------------------------------------------------------------------
+
+absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
+  auto log = base::Logger("oci");
+  auto found = Find(id);
+  if (!found.ok()) return found.status();
+  const std::shared_ptr<Container>& c = *found;
+  absl::MutexLock op(&c->op_mu);
+  bool running;
+  {
+    absl::MutexLock lock(&mu_);
+    if (c->removed) return base::NotFound(absl::StrCat("container ", c->name), "removed");
+    running = c->state.phase == Phase::kRunning || c->state.phase == Phase::kStopping;
+  }
+  if (running) {
+    if (!force) {
+      return base::WrongState(absl::StrCat("container ", c->name), "running",
+                              "stop it first, or remove with force");
+    }
+    (void)SignalInit(*c, SIGKILL);
+    if (!AwaitExit(*c, kKillTimeout)) {
+      return base::Internal(absl::StrCat("container ", c->name,
+                                         " did not exit after SIGKILL; not removed"));
+    }
+  }
+  // Let the monitor finish (it deletes the runtime state after writing exit.json).
+  int monitor_fd = -1;
+  {
+    absl::MutexLock lock(&mu_);
+    monitor_fd = c->monitor_pidfd.get();
+  }
+  if (monitor_fd >= 0) {
+    struct pollfd pfd = {monitor_fd, POLLIN, 0};
+    ::poll(&pfd, 1, 10'000);
+  }
+  if (auto s = runtime_->Delete(c->name, true); !s.ok()) {
+    log->warn("runtime delete failed container_id={} error={}", c->name, s.message());
+  }
+  if (auto s = images::UnmountRootfs(c->Rootfs()); !s.ok()) {
+    return base::Annotate(s, absl::StrCat("remove container ", c->name));
+  }
+  base::EventLoop::Handle handle = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    handle = std::exchange(c->monitor_handle, 0);
+    if (c->watch_wd >= 0) {
+      ::inotify_rm_watch(inotify_.get(), c->watch_wd);
+      by_watch_.erase(c->watch_wd);
+      c->watch_wd = -1;
+    }
+  }
+  if (handle) loop_->Remove(handle);
+  if (auto s = base::RemoveTree(c->dir); !s.ok()) {
+    return base::Annotate(s, absl::StrCat("remove container ", c->name));
+  }
+  (void)images_->RemoveUser(c->name);
+  {
+    absl::MutexLock lock(&mu_);
+    c->removed = true;
+    containers_.erase(id);
+    bus_.Remove(id, base::NotFound(absl::StrCat("container ", c->name), "container was removed"));
+  }
+  log->info("container removed container_id={} service={}", c->name, id.service);
+  return absl::OkStatus();
+}
+
+}  // namespace zlayer::oci

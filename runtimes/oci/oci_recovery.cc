@@ -1,0 +1,148 @@
+// Re-adopting containers after the agent restarts. Containers never notice: their
+// monitors kept running, kept writing logs, and wrote exit records for those that
+// ended meanwhile. The agent only has to read what is on disk and check which
+// monitors are still alive.
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "absl/strings/str_cat.h"
+#include "base/errors.h"
+#include "base/fs_util.h"
+#include "base/logging.h"
+#include "base/time_util.h"
+#include "runtimes/oci/oci_container.h"
+
+namespace zlayer::oci {
+
+using runtimes::ContainerState;
+
+absl::Status OciBackend::Recover() {
+  auto log = base::Logger("oci");
+  const std::string root = config_.data_dir + "/containers";
+  DIR* dir = ::opendir(root.c_str());
+  if (dir == nullptr) return base::ErrnoError(absl::StrCat("open ", root));
+  std::vector<std::string> names;
+  while (struct dirent* ent = ::readdir(dir)) {
+    const std::string name = ent->d_name;
+    if (name == "." || name == "..") continue;
+    names.push_back(name);
+  }
+  ::closedir(dir);
+  for (const auto& name : names) RecoverOne(name);
+  CleanOrphans();
+  size_t running = 0, total = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    total = containers_.size();
+    for (const auto& [id, c] : containers_) {
+      if (c->state.phase == ContainerState::Phase::kRunning) ++running;
+    }
+  }
+  log->info("recovered containers total={} running={}", total, running);
+  return absl::OkStatus();
+}
+
+void OciBackend::RecoverOne(const std::string& name) {
+  auto log = base::Logger("oci");
+  const std::string dir = ContainerDir(name);
+  auto record = ReadRecord(dir + "/record.json");
+  if (!record.ok() || record->id.ToString() != name) {
+    // A create that never finished (or a damaged record): nothing can use it.
+    log->warn("discarding unfinished container dir={} reason={}", dir,
+              record.ok() ? "name mismatch" : std::string(record.status().message()));
+    (void)runtime_->Delete(name, true);
+    (void)images::UnmountRootfs(dir + "/rootfs");
+    if (auto s = base::RemoveTree(dir); !s.ok()) {
+      log->error("cannot clean container dir={} error={}", dir, s.message());
+    }
+    (void)images_->RemoveUser(name);
+    return;
+  }
+  auto c = std::make_shared<Container>();
+  c->id = record->id;
+  c->name = name;
+  c->dir = dir;
+  c->record = std::move(*record);
+  if (auto text = base::ReadFile(c->ConfigPath()); text.ok()) {
+    auto json = nlohmann::json::parse(*text, nullptr, false);
+    if (!json.is_discarded()) c->config = std::move(json);
+  }
+
+  const std::string exit_path = c->StateDir() + "/exit.json";
+  auto exit_record = ReadExitRecord(exit_path);
+  if (exit_record.ok()) {
+    c->state = exit_record->ToState();
+    c->outcome = exit_record->ToOutcome();
+  } else if (!c->record.started_at) {
+    c->state = ContainerState::Initializing();
+  } else {
+    c->state = ContainerState::Running();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    containers_[c->id] = c;
+  }
+  WatchStateDir(c);
+
+  auto monitor = ReadMonitorRecord(c->StateDir() + "/monitor.json");
+  const bool was_running = c->record.started_at.has_value() && !exit_record.ok();
+  if (monitor.ok()) {
+    // Adopt a live monitor even if the container already ended: it may still be
+    // deleting the runtime state, and Remove waits for it.
+    if (auto s = AdoptMonitor(c, *monitor); !s.ok() && was_running) {
+      // The monitor died while we were away and left no exit record.
+      const std::string why = absl::StrCat("the container's monitor (pid ", monitor->monitor_pid,
+                                           ") died while the agent was down; its exit status "
+                                           "is unknown");
+      c->state = ContainerState::Failed(why);
+      runtimes::WaitOutcome o;
+      o.exit_code = 128;
+      o.reason = runtimes::WaitReason::kRuntimeError;
+      o.message = why;
+      o.finished_at = base::NowRealtime();
+      c->outcome = o;
+      // An unsupervised container must not linger: nothing reads its output.
+      (void)runtime_->Delete(name, true);
+      log->error("container lost its monitor container_id={} service={}", name, c->id.service);
+    }
+  } else if (was_running) {
+    c->state = ContainerState::Failed("started, but its monitor left no record");
+    runtimes::WaitOutcome o;
+    o.exit_code = 128;
+    o.reason = runtimes::WaitReason::kRuntimeError;
+    o.message = c->state.reason;
+    c->outcome = o;
+    (void)runtime_->Delete(name, true);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    Publish(*c);
+  }
+  // The container may have ended between our reads.
+  CheckExit(c);
+  log->info("recovered container container_id={} service={} state={}", name, c->id.service,
+            c->state.ToString());
+}
+
+void OciBackend::CleanOrphans() {
+  auto log = base::Logger("oci");
+  auto ids = runtime_->List();
+  if (!ids.ok()) {
+    log->warn("cannot list runtime containers: {}", ids.status().message());
+    return;
+  }
+  for (const auto& id : *ids) {
+    auto parsed = runtimes::ContainerId::Parse(id);
+    bool known = false;
+    if (parsed.ok()) {
+      absl::MutexLock lock(&mu_);
+      known = containers_.contains(*parsed);
+    }
+    if (!known) {
+      log->warn("deleting runtime container the agent does not know id={}", id);
+      (void)runtime_->Delete(id, true);
+    }
+  }
+}
+
+}  // namespace zlayer::oci
