@@ -101,9 +101,16 @@ absl::StatusOr<HostLayout> HostLayout::FromMountinfo(absl::string_view mountinfo
   if (layout.mounts_.empty()) {
     return absl::InvalidArgumentError("mountinfo lists no cgroup or cgroup2 mount");
   }
-  const bool has_v2 = layout.unified() != nullptr;
-  layout.mode_ = has_v2 ? (any_v1_controller ? CgroupMode::kHybrid : CgroupMode::kV2)
-                        : CgroupMode::kV1;
+  // cgroup2 at /sys/fs/cgroup is v2 whatever else is mounted: runtimes decide by
+  // statfs on that directory (a stray v1 net_cls mount does not make a host hybrid).
+  const CgroupMount* u = layout.unified();
+  if (u == nullptr) {
+    layout.mode_ = CgroupMode::kV1;
+  } else if (u->mount_point == sysroot + "/sys/fs/cgroup" || !any_v1_controller) {
+    layout.mode_ = CgroupMode::kV2;
+  } else {
+    layout.mode_ = CgroupMode::kHybrid;
+  }
   return layout;
 }
 

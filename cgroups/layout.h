@@ -42,8 +42,10 @@ class HostLayout {
   static absl::StatusOr<HostLayout> FromMountinfo(absl::string_view mountinfo,
                                                   const std::string& sysroot = "");
 
-  // v2: a cgroup2 mount and no v1 controller; hybrid: both; v1: no cgroup2 mount.
-  // Named v1 hierarchies (name=systemd) do not count as controllers.
+  // v2: cgroup2 mounted at /sys/fs/cgroup, or a cgroup2 mount and no v1
+  // controller; hybrid: cgroup2 elsewhere (/sys/fs/cgroup/unified) next to v1
+  // controllers; v1: no cgroup2 mount. Named v1 hierarchies (name=systemd) do not
+  // count as controllers. On v2 the v1 mounts are ignored when locating cgroups.
   CgroupMode mode() const { return mode_; }
   // The cgroup2 mount, or nullptr.
   const CgroupMount* unified() const;

@@ -51,6 +51,14 @@ TEST_CASE("Mode and mounts come from mountinfo", "[unit]") {
     CHECK(l->V1Mount("cpu")->mount_point == "/sys/fs/cgroup/cpu,cpuacct");
     CHECK(l->V1Mount("misc") != nullptr);
   }
+  SECTION("v2 at /sys/fs/cgroup stays v2 next to a stray v1 mount") {
+    auto l = HostLayout::FromMountinfo(
+        "31 22 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
+        "50 22 0:40 / /run/net_cls rw - cgroup cgroup rw,net_cls\n");
+    REQUIRE(l.ok());
+    CHECK(l->mode() == CgroupMode::kV2);
+    CHECK(l->V1Mount("net_cls") != nullptr);
+  }
   SECTION("escaped mount points and no cgroup mounts") {
     auto l = HostLayout::FromMountinfo(
         "40 30 0:37 / /mnt/my\\040cgroups rw,relatime - cgroup2 cgroup2 rw\n");
