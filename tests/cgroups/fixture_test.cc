@@ -43,7 +43,13 @@ Fixture Load(const std::string& name) {
   return Fixture{root, *std::move(layout), *std::move(paths)};
 }
 
-CgroupStats ReadBothWays(const CgroupPaths& paths, std::string* describe = nullptr) {
+// Descriptors a reader holds: with kept files, and with directories only.
+struct Fds {
+  size_t files = 0, dirs = 0;
+};
+
+CgroupStats ReadBothWays(const CgroupPaths& paths, std::string* describe = nullptr,
+                         Fds* fds = nullptr) {
   auto cached = StatsReader::Open(paths, {.cache_file_fds = true});
   REQUIRE(cached.ok());
   auto dirs_only = StatsReader::Open(paths, {.cache_file_fds = false});
@@ -64,6 +70,7 @@ CgroupStats ReadBothWays(const CgroupPaths& paths, std::string* describe = nullp
   CHECK(again->cpu_usage_usec == a->cpu_usage_usec);
   CHECK(again->memory_bytes == a->memory_bytes);
   if (describe != nullptr) *describe = (*cached)->Describe();
+  if (fds != nullptr) *fds = {(*cached)->open_fds(), (*dirs_only)->open_fds()};
   return *std::move(a);
 }
 
@@ -83,8 +90,11 @@ TEST_CASE("Fixture: hybrid host (this machine, kernel 6.18)", "[unit]") {
   CHECK(f.paths.blkio == fs + "/blkio/zlayer-fx/cap");
 
   std::string describe;
-  CgroupStats s = ReadBothWays(f.paths, &describe);
+  Fds fds;
+  CgroupStats s = ReadBothWays(f.paths, &describe, &fds);
   CHECK(describe == "cpu=unified throttling=v1 memory=v1 pids=v1 io=v1 pressure=unified");
+  CHECK(fds.files == 21);  // 15 files + 6 directories (docs/stats.md)
+  CHECK(fds.dirs == 6);
   CHECK(s.mode == CgroupMode::kHybrid);
   // unified cpu.stat
   CHECK(s.cpu_usage_usec == 2468976);
@@ -129,10 +139,13 @@ TEST_CASE("Fixture: pure v2 host (Debian 6.1 VM, systemd 252)", "[unit]") {
   CHECK(f.paths.cpu.empty());
 
   std::string describe;
-  CgroupStats s = ReadBothWays(f.paths, &describe);
+  Fds fds;
+  CgroupStats s = ReadBothWays(f.paths, &describe, &fds);
   CHECK(describe ==
         "cpu=unified throttling=unified memory=unified pids=unified io=unified "
         "pressure=unified");
+  CHECK(fds.files == 12);  // 11 files + 1 directory
+  CHECK(fds.dirs == 1);
   CHECK(s.mode == CgroupMode::kV2);
   CHECK(s.cpu_usage_usec == 14885818);
   CHECK(s.cpu_user_usec == 5711001u);
@@ -183,8 +196,11 @@ TEST_CASE("Fixture: pure v1 host (Debian 6.1 VM, systemd legacy mode)", "[unit]"
   CHECK(f.paths.blkio == fs + "/blkio/zlayer-fx/cap");  // systemd left blkio at the top
 
   std::string describe;
-  CgroupStats s = ReadBothWays(f.paths, &describe);
+  Fds fds;
+  CgroupStats s = ReadBothWays(f.paths, &describe, &fds);
   CHECK(describe == "cpu=v1 throttling=v1 memory=v1 pids=v1 io=v1 pressure=none");
+  CHECK(fds.files == 17);  // 13 files + 4 directories (cpu,cpuacct shared)
+  CHECK(fds.dirs == 4);
   CHECK(s.mode == CgroupMode::kV1);
   CHECK(s.cpu_usage_usec == 18860120);  // cpuacct.usage ns / 1000
   CHECK(s.cpu_user_usec == TicksUsec(604));
