@@ -37,7 +37,10 @@ std::string WriteArchive(const std::vector<TarEntry>& entries, Compression c, bo
   } else {
     Check(archive_write_set_format_pax_restricted(a), a, "format pax");
   }
-  if (c == Compression::kGzip) Check(archive_write_add_filter_gzip(a), a, "gzip");
+  if (c == Compression::kGzip) {
+    Check(archive_write_add_filter_gzip(a), a, "gzip");
+    archive_write_set_options(a, "gzip:!timestamp");  // same bytes every build
+  }
   if (c == Compression::kZstd) Check(archive_write_add_filter_zstd(a), a, "zstd");
   if (c == Compression::kNone) archive_write_add_filter_none(a);
   archive_write_set_bytes_in_last_block(a, 1);
@@ -130,7 +133,10 @@ std::string Compress(const std::string& data, Compression c) {
   std::string out;
   archive* a = archive_write_new();
   archive_write_set_format_raw(a);
-  if (c == Compression::kGzip) archive_write_add_filter_gzip(a);
+  if (c == Compression::kGzip) {
+    archive_write_add_filter_gzip(a);
+    archive_write_set_options(a, "gzip:!timestamp");
+  }
   if (c == Compression::kZstd) archive_write_add_filter_zstd(a);
   archive_write_set_bytes_in_last_block(a, 1);
   Check(archive_write_open(a, &out, nullptr, &AppendCb, nullptr), a, "open");

@@ -95,6 +95,11 @@ class ImageBuilder {
   ImageBuilder& Layer(const std::vector<TarEntry>& entries, Compression c = Compression::kGzip);
   // Adds a layer from a ready tar stream.
   ImageBuilder& RawLayer(const std::string& tar, Compression c = Compression::kGzip);
+  // Makes the config claim other uncompressed content for the last layer.
+  ImageBuilder& OverrideLastDiffId(std::string diff_id) {
+    layers_.back().second = std::move(diff_id);
+    return *this;
+  }
   BuiltImage Build() const;
 
  private:

@@ -95,7 +95,7 @@ TestRegistry::TestRegistry(RegistryOptions options)
   }
   WriteFile(d + "/config.yml",
             absl::StrCat("version: 0.1\n"
-                         "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
+                         "log:\n  level: warn\n  formatter: text\n"
                          "storage:\n  filesystem:\n    rootdirectory: ", d, "/data\n"
                          "  delete:\n    enabled: true\n"
                          "  maintenance:\n    uploadpurging:\n      enabled: false\n"
