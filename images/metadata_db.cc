@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS users(
 // A prepared statement, finalised on scope exit.
 class MetadataDb::Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
+  Stmt(sqlite3* db, const char* sql) {
     rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
   }
   ~Stmt() { sqlite3_finalize(stmt_); }
@@ -76,7 +76,6 @@ class MetadataDb::Stmt {
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
  private:
-  sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
   int rc_;
 };
