@@ -113,12 +113,20 @@ absl::StatusOr<ProcCgroup> ParseProcCgroup(absl::string_view text) {
 }
 
 absl::StatusOr<CgroupPaths> PathsFromProcCgroup(const HostLayout& layout,
-                                                absl::string_view proc_pid_cgroup) {
+                                                absl::string_view proc_pid_cgroup,
+                                                absl::string_view not_shared_with) {
   auto parsed = ParseProcCgroup(proc_pid_cgroup);
   if (!parsed.ok()) return parsed.status();
+  ProcCgroup own;
+  if (!not_shared_with.empty()) {
+    auto p = ParseProcCgroup(not_shared_with);
+    if (!p.ok()) return base::Annotate(p.status(), "own /proc/self/cgroup");
+    own = *std::move(p);
+  }
   CgroupPaths paths;
   paths.mode = layout.mode();
-  if (const CgroupMount* u = layout.unified(); u != nullptr && parsed->unified) {
+  if (const CgroupMount* u = layout.unified(); u != nullptr && parsed->unified &&
+                                               parsed->unified != own.unified) {
     auto dir = ContainerDir(*u, *parsed->unified);
     if (!dir.ok()) return dir.status();
     paths.unified = *std::move(dir);
@@ -128,6 +136,8 @@ absl::StatusOr<CgroupPaths> PathsFromProcCgroup(const HostLayout& layout,
       const CgroupMount* m = layout.V1Mount(slot.controller);
       const std::string* path = parsed->V1Path(slot.controller);
       if (m == nullptr || path == nullptr) continue;
+      const std::string* shared = own.V1Path(slot.controller);
+      if (shared != nullptr && *shared == *path) continue;
       auto dir = ContainerDir(*m, *path);
       if (!dir.ok()) return dir.status();
       paths.*slot.field = *std::move(dir);
@@ -135,7 +145,8 @@ absl::StatusOr<CgroupPaths> PathsFromProcCgroup(const HostLayout& layout,
   }
   if (paths.empty()) {
     return absl::FailedPreconditionError(
-        "process is at the root of every cgroup hierarchy: not in a container cgroup");
+        "process is in no container cgroup (at the hierarchies' roots, or in the "
+        "caller's own cgroups)");
   }
   return paths;
 }
@@ -150,7 +161,9 @@ absl::StatusOr<CgroupPaths> LocateByPid(const HostLayout& layout, pid_t pid,
     }
     return text.status();
   }
-  auto paths = PathsFromProcCgroup(layout, *text);
+  auto self = base::ReadFile(proc_root + "/self/cgroup");
+  if (!self.ok()) return base::Annotate(self.status(), "own cgroup");
+  auto paths = PathsFromProcCgroup(layout, *text, *self);
   if (!paths.ok()) return base::Annotate(paths.status(), absl::StrCat("process ", pid));
   return paths;
 }

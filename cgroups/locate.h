@@ -64,12 +64,17 @@ struct ProcCgroup {
 absl::StatusOr<ProcCgroup> ParseProcCgroup(absl::string_view text);
 
 // Directories for the process whose /proc/PID/cgroup reads `proc_pid_cgroup`.
-// FAILED_PRECONDITION when the process is at the root of every hierarchy (not in a
-// container cgroup at all).
+// A hierarchy where the process shares the cgroup listed in `not_shared_with` (the
+// caller's own /proc/self/cgroup) is dropped like a root path: a runtime that did
+// not move the container there (a hybrid host's unified tree, say) would otherwise
+// make the agent's own usage look like the container's.
+// FAILED_PRECONDITION when nothing is left (not in a container cgroup at all).
 absl::StatusOr<CgroupPaths> PathsFromProcCgroup(const HostLayout& layout,
-                                                absl::string_view proc_pid_cgroup);
+                                                absl::string_view proc_pid_cgroup,
+                                                absl::string_view not_shared_with = "");
 
-// Reads <proc_root>/PID/cgroup. NOT_FOUND when the process is gone.
+// Reads <proc_root>/PID/cgroup, excluding the hierarchies where PID shares the
+// caller's cgroup (<proc_root>/self/cgroup). NOT_FOUND when the process is gone.
 absl::StatusOr<CgroupPaths> LocateByPid(const HostLayout& layout, pid_t pid,
                                         const std::string& proc_root = "/proc");
 

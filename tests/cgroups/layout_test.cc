@@ -1,5 +1,7 @@
 // Host layout and cgroup location: mountinfo parsing, /proc/PID/cgroup parsing, and
 // the runtime's cgroupsPath rules as measured with runc 1.1.5.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include "base/fs_util.h"
@@ -122,6 +124,26 @@ TEST_CASE("A process at the root of every hierarchy is not in a container", "[un
     CHECK(some->memory == "/sys/fs/cgroup/memory/x");
     CHECK(some->cpu.empty());
     CHECK(some->unified.empty());
+  }
+}
+
+TEST_CASE("Hierarchies the process shares with the caller are not its own", "[unit]") {
+  HostLayout l = HybridLayout();
+  // A runtime that left the container in the agent's unified cgroup: reading it
+  // would report the agent's CPU as the container's.
+  const char* container = "4:memory:/agent/c1\n1:cpu:/c1\n0::/agent.scope\n";
+  const char* agent = "4:memory:/agent\n1:cpu:/\n0::/agent.scope\n";
+  auto p = PathsFromProcCgroup(l, container, agent);
+  REQUIRE(p.ok());
+  CHECK(p->unified.empty());
+  CHECK(p->memory == "/sys/fs/cgroup/memory/agent/c1");
+  CHECK(p->cpu == "/sys/fs/cgroup/cpu/c1");
+  CHECK(PathsFromProcCgroup(l, agent, agent).status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+  SECTION("LocateByPid applies it to itself") {
+    CHECK(LocateByPid(l, ::getpid()).status().code() ==
+          absl::StatusCode::kFailedPrecondition);
+    CHECK(LocateByPid(l, 999999999).status().code() == absl::StatusCode::kNotFound);
   }
 }
 
