@@ -54,6 +54,7 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
     curl_easy_getinfo(st->curl, CURLINFO_RESPONSE_CODE, &code);
     st->response->status = code;
     st->status_known = true;
+    if (code >= 200 && code < 300 && st->request->on_status) st->request->on_status(code);
   }
   const long status = st->response->status;
   if (status >= 200 && status < 300 && st->request->on_body) {

@@ -49,6 +49,8 @@ struct HttpRequest {
   // (the call then returns CANCELLED). Non-2xx bodies are always collected (bounded)
   // into HttpResponse::body so errors can be reported.
   std::function<bool(const char* data, size_t len)> on_body;
+  // Called with the final status just before the first on_body call.
+  std::function<void(long status)> on_status;
   size_t max_collected_body = 8 << 20;
   // 0 = unlimited. Bytes per second, for operators on thin links (and for tests that
   // need a transfer to be slow enough to interrupt).

@@ -105,22 +105,36 @@ absl::Status ImageStore::DownloadBlob(RegistryClient& client, HttpClient& http,
     if (attempt > 1) {
       // Backoff between attempts; not synchronisation, just politeness to the registry.
       absl::SleepFor(absl::Milliseconds(200) * (1 << (attempt - 2)));
-      AGENTD_RETURN_IF_ERROR(writer.Reset());
     }
-    if (fanout) fanout->Layer(desc.digest, LayerState::kDownloading, 0, total);
+    // A retry asks for the rest only; the hash simply continues. A registry that
+    // ignores Range answers 200 with the whole blob, and we start over.
+    const uint64_t offset = writer.size();
+    absl::Status reset_error;
+    auto on_status = [&](long status) {
+      if (status == 200 && writer.size() > 0) reset_error = writer.Reset();
+    };
+    if (fanout) fanout->Layer(desc.digest, LayerState::kDownloading, offset, total);
     bool oversize = false;
     absl::Status write_error;
-    last = client.GetBlob(http, desc.digest, [&](const char* data, size_t len) {
-      if (abort != nullptr && abort->load(std::memory_order_relaxed)) return false;
-      if (writer.size() + len > total) {
-        oversize = true;
-        return false;
-      }
-      write_error = writer.Append(data, len);
-      if (!write_error.ok()) return false;
-      if (fanout) fanout->Layer(desc.digest, LayerState::kDownloading, writer.size(), total);
-      return true;
-    });
+    // A transfer that failed after its last byte needs no second request.
+    last = offset == total && total > 0
+               ? absl::OkStatus()
+               : client.GetBlob(
+        http, desc.digest,
+        [&](const char* data, size_t len) {
+          if (abort != nullptr && abort->load(std::memory_order_relaxed)) return false;
+          if (!reset_error.ok()) return false;
+          if (writer.size() + len > total) {
+            oversize = true;
+            return false;
+          }
+          write_error = writer.Append(data, len);
+          if (!write_error.ok()) return false;
+          if (fanout) fanout->Layer(desc.digest, LayerState::kDownloading, writer.size(), total);
+          return true;
+        },
+        offset, on_status);
+    AGENTD_RETURN_IF_ERROR(reset_error);
     if (oversize) {
       return absl::InvalidArgumentError(absl::StrCat(
           "size mismatch for ", desc.digest, ": registry sent more than the ", total,

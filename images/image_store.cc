@@ -265,6 +265,9 @@ absl::Status ImageStore::Tag(const std::string& source, const std::string& targe
 
 absl::Status ImageStore::AddUser(const std::string& container_key,
                                  const std::string& manifest_digest) {
+  // Shared with collection: either it ran before (and NOT_FOUND tells the caller
+  // to resolve again) or it runs after and sees this user.
+  absl::ReaderMutexLock gc(&gc_mu_);
   AGENTD_ASSIGN_OR_RETURN(auto m, db_->GetManifest(manifest_digest));
   if (!m) {
     return absl::NotFoundError(absl::StrCat("image manifest ", manifest_digest,

@@ -318,15 +318,19 @@ absl::StatusOr<FetchedManifest> RegistryClient::GetManifest(HttpClient& http,
 }
 
 absl::Status RegistryClient::GetBlob(HttpClient& http, const std::string& digest,
-                                     const std::function<bool(const char*, size_t)>& sink) {
+                                     const std::function<bool(const char*, size_t)>& sink,
+                                     uint64_t offset,
+                                     const std::function<void(long status)>& on_status) {
   HttpRequest req;
   req.url = absl::StrCat("/v2/", options_.repository, "/blobs/", digest);
   req.follow_redirects = true;
   req.on_body = sink;
+  req.on_status = on_status;
+  if (offset > 0) req.headers.push_back(absl::StrCat("Range: bytes=", offset, "-"));
   req.max_recv_speed = options_.max_recv_speed;
   auto r = Send(http, std::move(req));
   if (!r.ok()) return r.status();
-  if (r->status != 200) return StatusFor(*r, absl::StrCat("blob ", digest));
+  if (r->status != 200 && r->status != 206) return StatusFor(*r, absl::StrCat("blob ", digest));
   return absl::OkStatus();
 }
 

@@ -57,8 +57,12 @@ class RegistryClient {
   // Streams a blob's bytes into `sink` (following redirects). Does not verify: the
   // caller hashes while it stores. Same codes as GetManifest; CANCELLED if the sink
   // returned false.
+  // With `offset` > 0 it asks for the rest only (Range); `on_status` then tells
+  // whether the registry honoured that (206) or sent the whole blob (200).
   absl::Status GetBlob(HttpClient& http, const std::string& digest,
-                       const std::function<bool(const char*, size_t)>& sink);
+                       const std::function<bool(const char*, size_t)>& sink,
+                       uint64_t offset = 0,
+                       const std::function<void(long status)>& on_status = nullptr);
 
   std::string Describe() const { return options_.api_host + "/" + options_.repository; }
 

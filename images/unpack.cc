@@ -125,6 +125,7 @@ absl::Status Unpacker::CheckLowers(const std::vector<std::string>& comps, size_t
     UniqueFd cur(::open(lower.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!cur) return base::ErrnoError(absl::StrCat("open lower snapshot ", lower));
     bool missing = false;
+    bool opaque = false;  // an opaque directory on the path hides the layers below
     for (size_t j = 0; j < n; ++j) {
       struct stat st;
       if (::fstatat(cur.get(), comps[j].c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -142,8 +143,10 @@ absl::Status Unpacker::CheckLowers(const std::vector<std::string>& comps, size_t
       cur.Reset(::openat(cur.get(), comps[j].c_str(),
                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!cur) return base::ErrnoError(absl::StrCat("open in ", lower));
+      char v = 0;
+      opaque = opaque || (::fgetxattr(cur.get(), kOverlayOpaqueXattr, &v, 1) == 1 && v == 'y');
     }
-    if (!missing) return absl::OkStatus();
+    if (!missing || opaque) return absl::OkStatus();
   }
   return absl::OkStatus();
 }

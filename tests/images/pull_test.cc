@@ -348,3 +348,37 @@ TEST_CASE("a registry dying mid-pull fails cleanly and stores nothing", "[integr
 
 }  // namespace
 }  // namespace zlayer::images
+
+namespace zlayer::images {
+namespace {
+
+TEST_CASE("a download cut short resumes where it stopped", "[integration]") {
+  TestRegistry reg;
+  const BuiltImage img =
+      ImageBuilder().Layer({TarEntry::File("big", RandomBytes(32 << 20, 5))}).Build();
+  REQUIRE(PushImage(reg.pusher(), "test/resume", "v1", img).ok());
+  auto dir = zlayer::testing::MakeTempDir();
+  StoreOptions o;
+  o.root = dir.path();
+  o.max_download_bytes_per_sec = 16 << 20;
+  o.blob_attempts = 6;  // backoff 0.2 + 0.4 + 0.8 + 1.6 + 3.2 s: time to restart
+  auto store = *ImageStore::Open(o);
+  absl::Notification halfway;
+  ProgressFn fn = [&](const PullProgress& p) {
+    if (p.bytes_done > (8 << 20) && !halfway.HasBeenNotified()) halfway.Notify();
+  };
+  absl::StatusOr<runtimes::PullResult> result = absl::UnknownError("not run");
+  std::thread puller([&] { result = store->Pull(Req(reg.host() + "/test/resume:v1"), fn); });
+  REQUIRE(halfway.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  reg.Restart();
+  puller.join();
+  REQUIRE(result.ok());
+  CHECK(result->digest == img.manifest.digest);
+  auto log = base::ReadFile(reg.dir() + "/registry.log");
+  CHECK_THAT(*log, Catch::Contains("/blobs/" + img.layers[0].digest + " HTTP/1.1\" 206"));
+  CHECK(*base::ReadFile(store->Resolve(reg.host() + "/test/resume:v1")->layer_dirs[0] + "/big") ==
+        RandomBytes(32 << 20, 5));
+}
+
+}  // namespace
+}  // namespace zlayer::images

@@ -101,7 +101,13 @@ TestRegistry::TestRegistry(RegistryOptions options)
                          "  maintenance:\n    uploadpurging:\n      enabled: false\n"
                          "http:\n  addr: ", host_, "\n  secret: zlayer-test-secret\n", tls,
                          auth));
-  base::UniqueFd log(::open((d + "/registry.log").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  Spawn();
+}
+
+void TestRegistry::Spawn() {
+  const std::string d = dir_.path();
+  base::UniqueFd log(
+      ::open((d + "/registry.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   base::SpawnOptions so;
   so.argv = {"/usr/bin/docker-registry", "serve", d + "/config.yml"};
   so.env = {"PATH=/usr/bin:/bin", "HOME=" + d};
@@ -205,6 +211,11 @@ void TestRegistry::Kill() {
     (void)registry_->Wait(absl::Now() + absl::Seconds(10));
     registry_.reset();
   }
+}
+
+void TestRegistry::Restart() {
+  Kill();
+  Spawn();
 }
 
 }  // namespace zlayer::images::testing

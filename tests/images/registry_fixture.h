@@ -40,6 +40,8 @@ class TestRegistry {
   std::string BlobDataPath(const std::string& digest) const;
   // SIGKILLs the registry (a registry dying mid-pull).
   void Kill();
+  // Starts it again on the same port with the same storage.
+  void Restart();
   // Token server details (token_auth only).
   std::string token_realm() const { return token_realm_; }
   static constexpr const char* kTokenService = "zlayer-test-registry";
@@ -48,6 +50,7 @@ class TestRegistry {
   void WriteCerts();
   void StartTokenServer();
   void WaitReady();
+  void Spawn();
 
   RegistryOptions options_;
   base::TempDir dir_;

@@ -194,6 +194,22 @@ TEST_CASE("hostile layers are refused and write nothing outside the snapshot", "
                 .ok());
     CHECK(env.VictimEmpty());
   }
+  SECTION("a lower symlink hidden by an opaque directory above it does not count") {
+    const std::string bottom = env.dir.path() + "/bottom", middle = env.dir.path() + "/middle";
+    REQUIRE(base::MakeDirs(bottom + "/d").ok());
+    REQUIRE(::symlink(v.c_str(), (bottom + "/d/link").c_str()) == 0);
+    REQUIRE(base::MakeDirs(middle + "/d").ok());
+    REQUIRE(::setxattr((middle + "/d").c_str(), "trusted.overlay.opaque", "y", 1, 0) == 0);
+    UnpackOptions o;
+    o.lower_dirs = {middle, bottom};  // top first
+    REQUIRE(env.Unpack(testing::MakeTar({TarEntry::File("d/link/file", "x")}), o).ok());
+    CHECK(env.VictimEmpty());
+    o.lower_dirs = {bottom};  // without the opaque layer the symlink shows through
+    REQUIRE(base::RemoveTree(env.target).ok());
+    REQUIRE(base::MakeDirs(env.target).ok());
+    CHECK_FALSE(env.Unpack(testing::MakeTar({TarEntry::File("d/link/file", "x")}), o).ok());
+    CHECK(env.VictimEmpty());
+  }
   SECTION("the decompressed size is bounded") {
     UnpackOptions o;
     o.max_bytes = 1 << 20;
