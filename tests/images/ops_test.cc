@@ -3,7 +3,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "base/fs_util.h"
@@ -103,6 +105,44 @@ TEST_CASE("list, tag, remove and prune images", "[integration]") {
     CHECK(ListDir(dir.path() + "/snapshots").empty());
     CHECK(ListDir(dir.path() + "/blobs/sha256").empty());
   }
+}
+
+TEST_CASE("prune running during a pull never takes what the pull is using", "[integration]") {
+  TestRegistry reg;
+  ImageBuilder b;
+  for (uint32_t i = 0; i < 4; ++i) {
+    b.Layer({TarEntry::File(absl::StrCat("f", i), RandomBytes(512 << 10, 40 + i))});
+  }
+  const BuiltImage img = b.Build();
+  REQUIRE(PushImage(reg.pusher(), "test/race", "v1", img).ok());
+  auto dir = zlayer::testing::MakeTempDir();
+  runtimes::RegistryConfig rc;
+  rc.max_parallel_downloads = 2;
+  auto store = OpenStore(dir.path(), rc, 2 << 20);  // about a second in all
+  std::atomic<bool> done{false};
+  absl::StatusOr<runtimes::PullResult> result = absl::UnknownError("not run");
+  std::thread puller([&] {
+    result = store->Pull(Req(reg.host() + "/test/race:v1"), nullptr);
+    done = true;
+  });
+  int prunes = 0;
+  for (; !done && prunes < 100000; ++prunes) {
+    auto p = store->Prune();
+    REQUIRE(p.ok());
+    CHECK(p->deleted.empty());
+  }
+  puller.join();
+  REQUIRE(result.ok());
+  CHECK(prunes > 10);
+  auto resolved = store->Resolve(reg.host() + "/test/race:v1");
+  REQUIRE(resolved.ok());
+  for (uint32_t i = 0; i < 4; ++i) {
+    CHECK(*base::ReadFile(absl::StrCat(resolved->layer_dirs[i], "/f", i)) ==
+          RandomBytes(512 << 10, 40 + i));
+  }
+  auto after = store->Prune();
+  REQUIRE(after.ok());
+  CHECK(after->space_reclaimed == 0);
 }
 
 TEST_CASE("import an OCI layout archive", "[integration]") {
