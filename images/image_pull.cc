@@ -173,7 +173,9 @@ absl::StatusOr<PullResult> ImageStore::PullLeader(const Reference& ref,
 
   auto top = client.GetManifest(http, ref.ManifestSelector());
   if (!top.ok()) return base::Annotate(top.status(), what);
-  AGENTD_ASSIGN_OR_RETURN(ParsedManifest parsed, ParseManifest(top->body, top->media_type));
+  auto first = ParseManifest(top->body, top->media_type);
+  if (!first.ok()) return base::Annotate(first.status(), what);
+  ParsedManifest parsed = *std::move(first);
   FetchedManifest platform_manifest = *top;
   if (parsed.is_index) {
     const Platform want = options_.platform.value_or(Platform::Host());
@@ -181,7 +183,9 @@ absl::StatusOr<PullResult> ImageStore::PullLeader(const Reference& ref,
     if (!desc.ok()) return base::Annotate(desc.status(), what);
     auto fetched = client.GetManifest(http, desc->digest);
     if (!fetched.ok()) return base::Annotate(fetched.status(), what);
-    AGENTD_ASSIGN_OR_RETURN(parsed, ParseManifest(fetched->body, fetched->media_type));
+    auto second = ParseManifest(fetched->body, fetched->media_type);
+    if (!second.ok()) return base::Annotate(second.status(), what);
+    parsed = *std::move(second);
     if (parsed.is_index) {
       return absl::InvalidArgumentError(absl::StrCat(what, ": nested image indexes are not supported"));
     }
