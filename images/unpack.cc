@@ -30,6 +30,9 @@ constexpr char kWhiteoutPrefix[] = ".wh.";
 constexpr char kWhiteoutMetaPrefix[] = ".wh..wh.";
 constexpr char kOpaqueMarker[] = ".wh..wh..opq";
 constexpr char kOverlayOpaqueXattr[] = "trusted.overlay.opaque";
+// Far beyond real images (deep node_modules trees reach ~100), and it keeps a
+// hostile layer from making every entry walk thousands of directories.
+constexpr size_t kMaxDepth = 1024;
 
 struct ArchiveDeleter {
   void operator()(archive* a) const { archive_read_free(a); }
@@ -110,11 +113,30 @@ class Unpacker {
     struct timespec times[2];
   };
 
+  // The parent directory of the previous entry, kept open: tars list a
+  // directory's files together, so most entries skip the walk from the root.
+  // Any removal drops it, since the removed node may have been on its path.
+  absl::StatusOr<int> Parent(const std::vector<std::string>& comps, absl::string_view entry);
+
   const int root_;
   const UnpackOptions& options_;
   std::vector<DirTimes> dirs_;
   uint64_t content_bytes_ = 0;
+  std::string parent_key_;
+  UniqueFd parent_fd_;
+  bool parent_valid_ = false;
 };
+
+absl::StatusOr<int> Unpacker::Parent(const std::vector<std::string>& comps,
+                                     absl::string_view entry) {
+  std::string key = absl::StrJoin(comps.begin(), comps.end() - 1, "/");
+  if (parent_valid_ && key == parent_key_) return parent_fd_.get();
+  AGENTD_ASSIGN_OR_RETURN(UniqueFd fd, OpenDirs(comps, comps.size() - 1, true, entry));
+  parent_fd_ = std::move(fd);
+  parent_key_ = std::move(key);
+  parent_valid_ = true;
+  return parent_fd_.get();
+}
 
 absl::Status Unpacker::CheckLowers(const std::vector<std::string>& comps, size_t n,
                                    absl::string_view entry) {
@@ -186,6 +208,7 @@ absl::StatusOr<UniqueFd> Unpacker::OpenDirs(const std::vector<std::string>& comp
 }
 
 absl::Status Unpacker::RemoveExisting(int parent, const std::string& name, const struct stat& st) {
+  parent_valid_ = false;  // the fd stays open for the current entry
   if (S_ISDIR(st.st_mode)) {
     // Via the fd, so the removal stays inside this snapshot whatever the path.
     return base::RemoveTree(absl::StrCat("/proc/self/fd/", parent, "/", name));
@@ -276,6 +299,11 @@ absl::Status Unpacker::WriteFile(archive* tar, archive_entry* e, int parent,
       return base::ErrnoError(absl::StrCat("truncate ", entry));
     }
     content_bytes_ += static_cast<uint64_t>(archive_entry_size(e));
+    // Sparse entries can claim sizes their stream never carries.
+    if (content_bytes_ > options_.max_bytes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "layer files add up to more than ", options_.max_bytes, " bytes (max_layer_bytes)"));
+    }
   }
   return ApplyMetadata(e, parent, name, fd.get(), false, entry);
 }
@@ -286,6 +314,9 @@ absl::Status Unpacker::Entry(archive* tar, archive_entry* e) {
   if (raw == nullptr) return absl::InvalidArgumentError("layer entry without a name");
   const std::string entry = raw;
   AGENTD_ASSIGN_OR_RETURN(std::vector<std::string> comps, SplitPath(entry, entry));
+  if (comps.size() > kMaxDepth) {
+    return Refuse(entry, absl::StrCat("path is deeper than ", kMaxDepth, " components"));
+  }
   if (comps.empty()) return absl::OkStatus();  // "./": the snapshot root itself
   const std::string base = comps.back();
 
@@ -326,8 +357,7 @@ absl::Status Unpacker::Entry(archive* tar, archive_entry* e) {
       type != AE_IFIFO && type != AE_IFCHR && type != AE_IFBLK) {
     return Refuse(entry, "unsupported file type");
   }
-  AGENTD_ASSIGN_OR_RETURN(UniqueFd parent, OpenDirs(comps, comps.size() - 1, true, entry));
-  const int pfd = parent.get();
+  AGENTD_ASSIGN_OR_RETURN(const int pfd, Parent(comps, entry));
   const char* name = base.c_str();
 
   struct stat st;

@@ -148,6 +148,12 @@ TEST_CASE("hostile layers are refused and write nothing outside the snapshot", "
        {TarEntry::Symlink("s", "/etc"), TarEntry::Hardlink("link", "s/passwd")},
        "symlink planted earlier"},
       {"char device", {dev}, "character device 1:3"},
+      {"absurdly deep path", {TarEntry::File([] {
+                                std::string p;
+                                for (int i = 0; i < 1100; ++i) p += "d/";
+                                return p + "f";
+                              }(), "x")},
+       "deeper than 1024"},
       {"block device", {blk}, "block device 8:0"},
   };
   for (const auto& c : cases) {
