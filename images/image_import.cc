@@ -1,6 +1,9 @@
 // ImageStore::Import: an OCI image layout archive, streamed, into the store.
 #include <archive.h>
 #include <archive_entry.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
@@ -107,6 +110,14 @@ absl::StatusOr<runtimes::ImportResult> ImageStore::Import(const std::string& ref
       AGENTD_RETURN_IF_ERROR(w.Append(buf.data(), static_cast<size_t>(n)));
     }
     if (auto s = w.Commit(digest, -1); !s.ok()) return Bad(s.message());
+  }
+  // The tar reader stops at the end-of-archive blocks; read the sender's tail so a
+  // writer feeding a pipe is never left blocked (bounded, in case it never ends).
+  for (size_t drained = 0; drained < (1 << 20);) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    drained += static_cast<size_t>(n);
   }
   if (!have_index) return Bad("archive has no index.json; is it an OCI image layout?");
 

@@ -163,6 +163,24 @@ TEST_CASE("import an OCI layout archive", "[integration]") {
     CHECK(store->Pull(Req("example.com/imported/app:two", runtimes::PullPolicy::kNever), nullptr)
               ->already_present);
   }
+  SECTION("streamed through a pipe, as the import RPC feeds it") {
+    const std::string tar = OciLayoutTar({{&one, "one"}, {&two, "two"}});
+    int fds[2];
+    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+    base::UniqueFd rd(fds[0]), wr(fds[1]);
+    std::thread writer([&] {
+      for (size_t off = 0; off < tar.size();) {  // in gRPC-message-sized pieces
+        const ssize_t n = ::write(wr.get(), tar.data() + off, std::min<size_t>(16384, tar.size() - off));
+        if (n <= 0) break;
+        off += static_cast<size_t>(n);
+      }
+      wr.Reset();
+    });
+    auto r = store->Import("example.com/piped:one", rd.get());
+    writer.join();
+    REQUIRE(r.ok());
+    CHECK(r->digest == one.manifest.digest);
+  }
   SECTION("named by the archive, gzip-compressed") {
     auto fd = MemFd(Compress(OciLayoutTar({{&one, "example.com/x/named:1.0"}}), Compression::kGzip));
     auto r = store->Import("", fd.get());
