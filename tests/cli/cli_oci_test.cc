@@ -1,0 +1,138 @@
+// zlayerctl against the OCI backend with real containers. Runs only where that is
+// possible: as root, with runc, umoci and busybox-static installed, and an agent
+// whose --backend oci starts. Elsewhere each case says why it did nothing.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "base/process.h"
+#include "cli_runner.h"
+#include "support/agent_process.h"
+#include "support/test_support.h"
+
+namespace zlayer::testing {
+namespace {
+
+// Runs a helper tool; fails the test when it fails.
+void Tool(const std::vector<std::string>& argv) {
+  base::RunOptions options;
+  options.argv = argv;
+  options.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  options.timeout = absl::Minutes(2);
+  auto r = base::RunCommand(options);
+  INFO(absl::StrJoin(argv, " "));
+  REQUIRE(r.ok());
+  INFO(r->err);
+  REQUIRE(r->ok());
+}
+
+// An OCI image layout tar holding busybox-static, built with umoci: no registry and
+// no network involved.
+std::string BuildBusyboxImage(const std::string& dir) {
+  auto umoci = base::FindExecutable("umoci");
+  REQUIRE(umoci.ok());
+  const std::string layout = dir + "/layout";
+  const std::string bundle = dir + "/bundle";
+  Tool({*umoci, "init", "--layout", layout});
+  Tool({*umoci, "new", "--image", layout + ":test"});
+  Tool({*umoci, "unpack", "--image", layout + ":test", bundle});
+  Tool({"/bin/mkdir", "-p", bundle + "/rootfs/bin"});
+  Tool({"/bin/cp", "/bin/busybox", bundle + "/rootfs/bin/busybox"});
+  // Relative links: `busybox --install -s` would point them at the host's path.
+  base::RunOptions list;
+  list.argv = {"/bin/busybox", "--list"};
+  auto applets = base::RunCommand(list);
+  REQUIRE(applets.ok());
+  for (absl::string_view applet : absl::StrSplit(applets->out, '\n', absl::SkipEmpty())) {
+    if (applet == "busybox") continue;
+    REQUIRE(::symlink("busybox", absl::StrCat(bundle, "/rootfs/bin/", applet).c_str()) == 0);
+  }
+  Tool({*umoci, "repack", "--image", layout + ":test", bundle});
+  Tool({*umoci, "config", "--image", layout + ":test", "--config.cmd", "/bin/sh",
+        "--config.env", "PATH=/bin"});
+  const std::string tar = dir + "/busybox.tar";
+  Tool({"/bin/tar", "-C", layout, "-cf", tar, "."});
+  return tar;
+}
+
+// Why this machine cannot run the OCI cases, or empty when it can.
+std::string Unavailable() {
+  if (!IsRoot()) return "not root";
+  if (!base::FindExecutable("runc").ok()) return "runc is not installed";
+  if (!base::FindExecutable("umoci").ok()) return "umoci is not installed";
+  if (::access("/bin/busybox", X_OK) != 0) return "busybox-static is not installed";
+  return "";
+}
+
+TEST_CASE("zlayerctl runs real containers on the OCI backend", "[integration][cli][oci][root]") {
+  const std::string why = Unavailable();
+  if (!why.empty()) {
+    WARN("skipped: " << why);
+    return;
+  }
+  std::unique_ptr<AgentProcess> agent;
+  try {
+    AgentOptions options;
+    options.backend = "oci";
+    options.extra_args = {"--runtime", "runc"};
+    agent = std::make_unique<AgentProcess>(options);
+  } catch (const std::exception& e) {
+    WARN("skipped: zlayer-agentd --backend oci does not start here: " << e.what());
+    return;
+  }
+  Cli cli("unix://" + agent->socket_path());
+  auto dir = MakeTempDir();
+  // Named as deploy/examples/busybox-job.yaml expects it.
+  CliResult r = cli.Run({"import", BuildBusyboxImage(dir.path()), "busybox:latest"});
+  {
+    INFO(Describe(r));
+    REQUIRE(r.code == 0);
+  }
+
+  // A foreground run: output streamed, the container's exit code returned.
+  r = cli.Run({"run", "--rm", "-q", "--pull", "never", "busybox:latest", "sh", "-c",
+               "echo out; echo err >&2; exit 3"});
+  INFO(Describe(r));
+  CHECK(r.code == 3);
+  CHECK(r.out == "out\n");
+  CHECK(absl::StrContains(r.err, "err\n"));
+
+  r = cli.Run({"run", "-d", "-q", "--pull", "never", "--name", "sleeper", "busybox:latest",
+               "sleep", "1000"});
+  REQUIRE(r.code == 0);
+  r = cli.Run({"exec", "sleeper", "--", "sh", "-c", "echo inside; exit 5"});
+  CHECK(r.code == 5);
+  CHECK(r.out == "inside\n");
+  r = cli.Run({"ps"});
+  CHECK(absl::StrContains(r.out, "sleeper-rep-1"));
+  r = cli.Run({"stats", "--no-stream", "sleeper"});
+  CHECK(r.code == 0);
+  // sleep runs as the container's PID 1, which ignores SIGTERM: only SIGKILL ends it.
+  CHECK(cli.Run({"kill", "sleeper"}).code == 0);
+  r = cli.Run({"wait", "sleeper"});
+  CHECK(r.code == 137);
+  CHECK(r.out == "137 signal SIGKILL\n");
+  CHECK(cli.Run({"rm", "sleeper"}).code == 0);
+
+  // A deployment from apply to down.
+  r = cli.Run({"apply", "-f", SourcePath("deploy/examples/busybox-job.yaml")});
+  INFO(Describe(r));
+  REQUIRE(r.code == 0);
+  CHECK(cli.Run({"wait", "once"}).out == "0 exited -\n");
+  r = cli.Run({"apply", "-f", SourcePath("deploy/examples/busybox-job.yaml")});
+  CHECK(absl::StrContains(r.out, "once-rep-1 unchanged: job finished: exited (0)"));
+  CHECK(absl::StrContains(r.out, "ticker-rep-1 unchanged"));
+  REQUIRE(WaitFor([&] { return absl::StrContains(cli.Run({"logs", "ticker"}).out, "20"); },
+                  absl::Seconds(10)));
+  CHECK(absl::StrContains(cli.Run({"logs", "once"}).out, "hello from a job"));
+  r = cli.Run({"down", "-f", SourcePath("deploy/examples/busybox-job.yaml")});
+  CHECK(r.code == 0);
+  CHECK(cli.Run({"ps", "-a", "-q"}).out.empty());
+}
+
+}  // namespace
+}  // namespace zlayer::testing
