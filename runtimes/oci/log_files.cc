@@ -347,15 +347,35 @@ class FileLogCursor final : public runtimes::LogCursor {
         continue;
       }
       // End of this file: if the live name now points elsewhere, it was rotated
-      // and everything it will ever hold has been read.
+      // and everything it will ever hold has been read. Go on with the file written
+      // after it, which is not necessarily the live one: the writer may have rotated
+      // more than once meanwhile.
       struct stat live;
       if (::stat(files_.Live().c_str(), &live) == 0 && live.st_ino != inode_) {
-        fd_.Reset();
+        const std::string next = NextFileAfter(inode_);
+        fd_.Reset(::open(next.c_str(), O_RDONLY | O_CLOEXEC));
         carry_.clear();
+        offset_ = 0;
+        struct stat st;
+        if (fd_ && ::fstat(fd_.get(), &st) == 0) inode_ = st.st_ino;
         continue;
       }
       return;
     }
+  }
+
+  // The file that follows the one with inode `inode` in write order: if that file
+  // is now container.log.k, the next is .k-1 (or the live file). If it is gone,
+  // everything left is newer, so the oldest remaining file comes next.
+  std::string NextFileAfter(ino_t inode) const {
+    for (int k = 1; k <= files_.max_files; ++k) {
+      struct stat st;
+      const std::string name = absl::StrCat(files_.Live(), ".", k);
+      if (::stat(name.c_str(), &st) == 0 && st.st_ino == inode) {
+        return k == 1 ? files_.Live() : absl::StrCat(files_.Live(), ".", k - 1);
+      }
+    }
+    return files_.OldestFirst().front();
   }
 
   const LogFileSet files_;

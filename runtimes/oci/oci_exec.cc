@@ -12,12 +12,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <atomic>
 #include <map>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "base/errors.h"
+#include "base/fs_util.h"
 #include "base/logging.h"
 #include "base/process.h"
 #include "runtimes/oci/bundle.h"
@@ -144,12 +149,14 @@ class ExecSession final : public runtimes::Subscription {
     drain_timer_ = MakeTimer(kDrainTimeout);
     (void)Watch(drain_timer_.get(), [this](uint32_t) {
       // Something in the container still holds the output open: stop waiting.
+      Unwatch(drain_timer_.get());
       Finish(absl::OkStatus());
     });
     MaybeFinish();
   }
 
   void OnDeadline() {
+    Unwatch(deadline_timer_.get());  // one shot; level-triggered would spin
     KillProcess();
     timed_out_ = true;
     if (child_) (void)child_->Signal(SIGKILL);
@@ -159,15 +166,38 @@ class ExecSession final : public runtimes::Subscription {
   }
 
   void KillProcess() {
-    // The pid file names the exec'd process in the host's pid namespace.
+    // The pid file names the exec'd process in the host's pid namespace; its
+    // children go with it, so a timed-out `sh -c '...'` leaves nothing behind.
     FILE* f = std::fopen(pid_file_.c_str(), "re");
     if (!f) return;
     long pid = 0;
     if (std::fscanf(f, "%ld", &pid) != 1) pid = 0;
     std::fclose(f);
-    if (pid <= 1) return;
-    base::UniqueFd pidfd(base::PidfdOpen(static_cast<pid_t>(pid)));
-    if (pidfd) base::PidfdSendSignal(pidfd.get(), SIGKILL);
+    if (pid > 1) KillTree(static_cast<pid_t>(pid));
+  }
+
+  static void KillTree(pid_t pid) {
+    // Take a pidfd first so that the pid cannot be recycled under us, then find the
+    // children while the parent still holds them.
+    base::UniqueFd pidfd(base::PidfdOpen(pid));
+    if (!pidfd) return;
+    base::PidfdSendSignal(pidfd.get(), SIGSTOP);
+    std::vector<pid_t> children;
+    const std::string tasks = absl::StrCat("/proc/", pid, "/task");
+    if (DIR* dir = ::opendir(tasks.c_str())) {
+      while (struct dirent* ent = ::readdir(dir)) {
+        if (ent->d_name[0] == '.') continue;
+        auto text = base::ReadFile(absl::StrCat(tasks, "/", ent->d_name, "/children"));
+        if (!text.ok()) continue;
+        for (absl::string_view p : absl::StrSplit(*text, ' ', absl::SkipWhitespace())) {
+          pid_t child;
+          if (absl::SimpleAtoi(p, &child)) children.push_back(child);
+        }
+      }
+      ::closedir(dir);
+    }
+    for (pid_t child : children) KillTree(child);
+    base::PidfdSendSignal(pidfd.get(), SIGKILL);
   }
 
   void MaybeFinish() {
@@ -247,8 +277,10 @@ absl::StatusOr<std::unique_ptr<runtimes::Subscription>> OciBackend::ExecStream(
   const std::string pid_file = absl::StrCat(config_.run_dir, "/exec-", c->name, "-",
                                             exec_counter.fetch_add(1), ".pid");
   auto session = std::make_unique<ExecSession>(loop_.get(), std::move(on_event), 64 << 10);
-  auto argv = runtime_->Command({"exec", "--process", "/proc/self/fd/3", "--pid-file", pid_file,
-                                 c->name});
+  // The monitor binary's exec mode runs the runtime's detached exec and waits for
+  // the process as its subreaper (see RunExec in monitor/main.cc).
+  const std::vector<std::string> argv = {monitor_path_, "exec", runtime_->info().path,
+                                         runtime_->root(), pid_file, c->name};
   if (auto s = session->Start(argv, memfd.get(), pid_file, request.timeout); !s.ok()) return s;
   base::Logger("oci")->debug("exec started container_id={} argv0={}", c->name, request.command[0]);
   return std::unique_ptr<runtimes::Subscription>(std::move(session));

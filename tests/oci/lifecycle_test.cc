@@ -83,3 +83,188 @@ TEST_CASE("kill -9 is reported as signal SIGKILL, 137", "[root][oci]") {
   CHECK(outcome.reason() == pb::WAIT_REASON_SIGNAL);
   CHECK(outcome.signal() == "SIGKILL");
 }
+
+TEST_CASE("a container over its memory limit is reported oom_killed", "[root][oci]") {
+  SKIP_UNLESS_CONTAINERS();
+  OciEnv env;
+  auto spec = env.Shell("exec /bin/hog mem 256");
+  spec.mutable_resources()->set_memory_bytes(32ull << 20);
+  const auto id = env.Create("oom", 1, spec);
+  env.Start(id);
+  auto outcome = env.WaitOutcome(id);
+  CHECK(outcome.reason() == pb::WAIT_REASON_OOM_KILLED);
+  CHECK(outcome.exit_code() == 137);
+  CHECK(outcome.signal() == "SIGKILL");
+}
+
+TEST_CASE("stop sends SIGTERM, waits, then escalates to SIGKILL", "[root][oci]") {
+  SKIP_UNLESS_CONTAINERS();
+  OciEnv env;
+  SECTION("a process that exits on SIGTERM") {
+    const auto id = env.Create("graceful", 1,
+                               env.Shell("trap 'echo got TERM; exit 0' TERM; "
+                                         "while true; do sleep 0.05; done"));
+    env.Start(id);
+    pb::StopContainerRequest req;
+    *req.mutable_id() = id;
+    req.mutable_timeout()->set_seconds(20);
+    pb::StopContainerResponse resp;
+    const absl::Time start = absl::Now();
+    REQUIRE(env.stub().StopContainer(Ctx(absl::Seconds(60)).get(), req, &resp).ok());
+    CHECK(absl::Now() - start < absl::Seconds(15));
+    auto outcome = env.WaitOutcome(id);
+    CHECK(outcome.reason() == pb::WAIT_REASON_EXITED);
+    CHECK(outcome.exit_code() == 0);
+    auto logs = env.Logs(id);
+    REQUIRE_FALSE(logs.empty());
+    CHECK(logs.back().message() == "got TERM");
+  }
+  SECTION("a process that ignores SIGTERM is killed after the timeout") {
+    // As PID 1 without a handler, sleep ignores SIGTERM.
+    const auto id = env.Create("stubborn", 1, env.Shell("exec sleep 600"));
+    env.Start(id);
+    pb::WaitRequest wreq;
+    *wreq.mutable_id() = id;
+    auto ctx = Ctx(absl::Seconds(60));
+    auto wait = env.stub().Wait(ctx.get(), wreq);
+    pb::WaitEvent ev;
+    REQUIRE(wait->Read(&ev));
+    CHECK(ev.state().phase() == pb::CONTAINER_PHASE_RUNNING);
+    pb::StopContainerRequest req;
+    *req.mutable_id() = id;
+    req.mutable_timeout()->set_nanos(300'000'000);
+    pb::StopContainerResponse resp;
+    REQUIRE(env.stub().StopContainer(Ctx(absl::Seconds(60)).get(), req, &resp).ok());
+    std::vector<pb::WaitEvent> events;
+    while (wait->Read(&ev)) events.push_back(ev);
+    REQUIRE(wait->Finish().ok());
+    REQUIRE(events.size() == 3);
+    CHECK(events[0].state().phase() == pb::CONTAINER_PHASE_STOPPING);
+    CHECK(events[1].state().phase() == pb::CONTAINER_PHASE_EXITED);
+    CHECK(events[2].outcome().reason() == pb::WAIT_REASON_SIGNAL);
+    CHECK(events[2].outcome().signal() == "SIGKILL");
+    CHECK(events[2].outcome().exit_code() == 137);
+  }
+  SECTION("the spec's stop signal is used") {
+    auto spec = env.Shell("trap 'echo got USR1; exit 7' USR1; while true; do sleep 0.05; done");
+    spec.set_stop_signal("SIGUSR1");
+    const auto id = env.Create("custom-stop", 1, spec);
+    env.Start(id);
+    pb::StopContainerRequest req;
+    *req.mutable_id() = id;
+    pb::StopContainerResponse resp;
+    REQUIRE(env.stub().StopContainer(Ctx(absl::Seconds(60)).get(), req, &resp).ok());
+    CHECK(env.WaitOutcome(id).exit_code() == 7);
+  }
+}
+
+TEST_CASE("a runtime failure at start is runtime_error with the runtime's words",
+          "[root][oci]") {
+  SKIP_UNLESS_CONTAINERS();
+  OciEnv env;
+  pb::ServiceSpec spec;
+  spec.mutable_image()->set_name(env.image());
+  spec.mutable_command()->add_entrypoint("/no/such/binary");
+  const auto id = env.Create("broken", 1, spec);
+  pb::StartContainerRequest req;
+  *req.mutable_id() = id;
+  pb::StartContainerResponse resp;
+  auto s = env.stub().StartContainer(Ctx(absl::Seconds(60)).get(), req, &resp);
+  CHECK(s.error_code() == grpc::StatusCode::INTERNAL);
+  CHECK(s.error_message().find("/no/such/binary") != std::string::npos);
+  auto state = env.State(id);
+  CHECK(state.phase() == pb::CONTAINER_PHASE_FAILED);
+  auto outcome = env.WaitOutcome(id);
+  CHECK(outcome.reason() == pb::WAIT_REASON_RUNTIME_ERROR);
+  CHECK(outcome.exit_code() == 127);
+  CHECK(outcome.message().find("no such file") != std::string::npos);
+}
+
+TEST_CASE("wrong-state and bad-input errors", "[root][oci]") {
+  SKIP_UNLESS_CONTAINERS();
+  OciEnv env;
+  const auto id = env.Create("states", 1, env.Shell("sleep 600"));
+  SECTION("exec before start is FAILED_PRECONDITION") {
+    pb::ExecRequest req;
+    *req.mutable_id() = id;
+    req.add_command("true");
+    pb::ExecResponse resp;
+    CHECK(env.stub().Exec(Ctx().get(), req, &resp).error_code() ==
+          grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  SECTION("remove of a running container needs force") {
+    env.Start(id);
+    pb::RemoveContainerRequest req;
+    *req.mutable_id() = id;
+    pb::RemoveContainerResponse resp;
+    auto s = env.stub().RemoveContainer(Ctx().get(), req, &resp);
+    CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+    CHECK(env.State(id).phase() == pb::CONTAINER_PHASE_RUNNING);
+    env.Remove(id, true);
+  }
+  SECTION("start twice is FAILED_PRECONDITION") {
+    env.Start(id);
+    pb::StartContainerRequest req;
+    *req.mutable_id() = id;
+    pb::StartContainerResponse resp;
+    CHECK(env.stub().StartContainer(Ctx().get(), req, &resp).error_code() ==
+          grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  SECTION("a spec the backend cannot honour is INVALID_ARGUMENT") {
+    auto spec = env.Shell("true");
+    spec.mutable_resources()->set_memory_bytes(1024);
+    pb::CreateContainerRequest req;
+    req.mutable_id()->set_service("bad");
+    req.mutable_id()->set_replica(1);
+    *req.mutable_spec() = spec;
+    pb::CreateContainerResponse resp;
+    auto s = env.stub().CreateContainer(Ctx().get(), req, &resp);
+    CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(s.error_message().find("memory") != std::string::npos);
+    spec = env.Shell("true");
+    spec.add_capabilities("CAP_NOT_A_THING");
+    *req.mutable_spec() = spec;
+    CHECK(env.stub().CreateContainer(Ctx().get(), req, &resp).error_code() ==
+          grpc::StatusCode::INVALID_ARGUMENT);
+    spec = env.Shell("true");
+    spec.set_user("nosuchuser");
+    *req.mutable_spec() = spec;
+    s = env.stub().CreateContainer(Ctx().get(), req, &resp);
+    CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(s.error_message().find("nosuchuser") != std::string::npos);
+  }
+  SECTION("an image that is absent with pull policy never") {
+    auto spec = env.Shell("true");
+    spec.mutable_image()->set_name(env.image() + "-missing");
+    spec.mutable_image()->set_pull_policy(pb::PULL_POLICY_NEVER);
+    pb::CreateContainerRequest req;
+    req.mutable_id()->set_service("noimage");
+    req.mutable_id()->set_replica(1);
+    *req.mutable_spec() = spec;
+    pb::CreateContainerResponse resp;
+    CHECK(env.stub().CreateContainer(Ctx().get(), req, &resp).error_code() ==
+          grpc::StatusCode::FAILED_PRECONDITION);
+  }
+}
+
+TEST_CASE("many containers at once", "[root][oci]") {
+  SKIP_UNLESS_CONTAINERS();
+  OciEnv env;
+  constexpr int kCount = 12;
+  std::vector<pb::ContainerId> ids;
+  for (int i = 1; i <= kCount; ++i) {
+    ids.push_back(env.Create("many", i, env.Shell("echo replica $HOSTNAME; exit " + std::to_string(i))));
+  }
+  for (const auto& id : ids) env.Start(id);
+  for (int i = 0; i < kCount; ++i) {
+    CHECK(env.WaitOutcome(ids[i]).exit_code() == i + 1);
+    auto logs = env.Logs(ids[i]);
+    REQUIRE(logs.size() == 1);
+    CHECK(logs[0].message() == "replica many-rep-" + std::to_string(i + 1));
+  }
+  pb::ListContainersRequest req;
+  req.set_service("many");
+  pb::ListContainersResponse resp;
+  REQUIRE(env.stub().ListContainers(Ctx().get(), req, &resp).ok());
+  CHECK(resp.containers_size() == kCount);
+}

@@ -172,15 +172,17 @@ pid_t ReadPidFile(const std::string& path) {
   return static_cast<pid_t>(pid);
 }
 
-// Runs a command with the given stdio and waits for it.
-int RunAndWait(const std::vector<std::string>& args, int out_fd, int err_fd) {
+// Runs a command with the given stdio (and, with keep_fd3, our fd 3 as its fd 3)
+// and waits for it.
+int RunAndWait(const std::vector<std::string>& args, int out_fd, int err_fd,
+               bool keep_fd3 = false) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   posix_spawn_file_actions_adddup2(&fa, devnull, 0);
   posix_spawn_file_actions_adddup2(&fa, out_fd >= 0 ? out_fd : devnull, 1);
   posix_spawn_file_actions_adddup2(&fa, err_fd >= 0 ? err_fd : devnull, 2);
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  posix_spawn_file_actions_addclosefrom_np(&fa, keep_fd3 ? 4 : 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none, all;
@@ -426,10 +428,45 @@ int Run(const Options& o) {
   return 0;
 }
 
+// `zlayer-monitor exec RUNTIME ROOT PID_FILE ID`: the agent's helper for one exec.
+// The runtime's own foreground exec copies output through pipes and waits until
+// every holder closes them, so a background child of the exec'd command would
+// hang it. Instead we run `exec --detach` (the process gets our stdout and stderr
+// as they are), become the subreaper that inherits the process when the runtime
+// exits, and exit with the process's status. fd 3 carries the process spec.
+int RunExec(int argc, char** argv) {
+  if (argc != 6) return 2;
+  const std::string runtime = argv[2], root = argv[3], pid_file = argv[4], id = argv[5];
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) Die("PR_SET_CHILD_SUBREAPER");
+  const int rc = RunAndWait({runtime, "--root", root, "exec", "--detach", "--process",
+                             "/proc/self/fd/3", "--pid-file", pid_file, id},
+                            1, 2, /*keep_fd3=*/true);
+  // From here on we must not hold the output open ourselves.
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  dup2(devnull, 1);
+  dup2(devnull, 2);
+  close(3);
+  if (rc != 0) return 126;  // could not run it; the runtime said why on stderr
+  const pid_t pid = ReadPidFile(pid_file);
+  if (pid <= 0) return 126;
+  // The process was the runtime's child; now it is ours (zombie or not).
+  int status = 0;
+  for (;;) {
+    const pid_t r = waitpid(-1, &status, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return 125;  // it was never handed to us
+    if (r == pid) break;
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  // Mirror death by signal: the agent reads it as 128 + N, like any shell.
+  return 128 + WTERMSIG(status);
+}
+
 }  // namespace
 }  // namespace zlayer::monitor
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "exec") return zlayer::monitor::RunExec(argc, argv);
   zlayer::monitor::Options options;
   if (!zlayer::monitor::ParseOptions(argc, argv, &options)) {
     fprintf(stderr,
