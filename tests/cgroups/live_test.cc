@@ -162,28 +162,32 @@ TEST_CASE("Live: a CPU-burning container's usage grows between samples", "[root]
   if (Skip()) return;
   auto c = Start(Spec({"cpu"}));
   auto reader = OpenReader(*c);
+  // Each timestamp is taken right before its Read(): cpu.stat is the first file
+  // read, so both samples carry the same small lag (a Read() takes milliseconds in
+  // the emulated test VM; stamping after it skewed the interval by 12 %).
+  const absl::Time t1 = absl::Now();
   auto first = reader->Read();
   REQUIRE(first.ok());
-  const absl::Time t1 = absl::Now();
   // Bounded: the counter moves within a scheduler tick once the hog is on a CPU.
   absl::StatusOr<CgroupStats> second;
   absl::Time t2;
   REQUIRE(testing::WaitFor(
       [&] {
-        absl::SleepFor(absl::Milliseconds(200));
-        second = reader->Read();
+        absl::SleepFor(absl::Milliseconds(500));
         t2 = absl::Now();
+        second = reader->Read();
         return second.ok() && second->cpu_usage_usec > first->cpu_usage_usec + 50'000;
       },
       absl::Seconds(10)));
   auto pct = CpuPercent({first->cpu_usage_usec, t1}, {second->cpu_usage_usec, t2});
   REQUIRE(pct);
-  const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
   INFO("cpu percent " << *pct << " over " << absl::FormatDuration(t2 - t1));
   CHECK(*pct > 0);
-  // One spinning thread cannot exceed one core (+ slack for the clock reads).
+  // One spinning thread cannot use more than one core. The slack covers the lag
+  // between each clock read and the kernel's cpu.stat snapshot, which may differ
+  // by a scheduler tick or two (4-8 ms at HZ=250) between the samples: 5 % of a
+  // 500 ms interval, doubled for emulated CPUs.
   CHECK(*pct <= 110.0);
-  CHECK(*pct <= 100.0 * static_cast<double>(cpus) + 10.0);
   REQUIRE(second->cpu_user_usec);
   CHECK(*second->cpu_user_usec > 0);
 }
