@@ -194,6 +194,22 @@ TEST_CASE("broken specs are answered with the exact place and fix", "[unit][depl
   }
 }
 
+// Inputs the fuzzer (tests/fuzz) found troublesome once; each must be answered
+// promptly with errors.
+TEST_CASE("fuzzer regressions stay fixed", "[unit][deploy]") {
+  const std::string dir = SourcePath("tests/fuzz/regressions/deploy_spec");
+  for (const auto& name : FilesWithSuffix(dir, "")) {
+    if (name == "." || name == "..") continue;
+    DYNAMIC_SECTION(name) {
+      auto yaml = base::ReadFile(dir + "/" + name);
+      REQUIRE(yaml.ok());
+      std::vector<SpecError> errors;
+      ParseDeployment(*yaml, name, &errors);
+      CHECK_FALSE(errors.empty());
+    }
+  }
+}
+
 TEST_CASE("the status form lists one error per line", "[unit][deploy]") {
   auto spec = ParseDeployment("version: v1\ndeployment: x\nservices:\n  web: {image: a, privileged: 1}\n",
                               "s.yaml");
@@ -246,6 +262,12 @@ TEST_CASE("hostile documents are refused without blowing up", "[unit][deploy]") 
     const std::vector<std::string> lines = absl::StrSplit(spec.status().message(), '\n');
     CHECK(lines.size() == kMaxReportedErrors + 1);
     CHECK(lines.back() == "many.yaml: ... and 150 more errors");
+  }
+  SECTION("a ',' at document level, which makes yaml-cpp's LoadAll loop forever") {
+    for (const char* doc : {",", ",a", "- a\n,", "\"x\",", "a: b\n--- ,", "!t ,"}) {
+      INFO(doc);
+      CHECK_FALSE(ParseDeployment(doc, "comma.yaml").ok());
+    }
   }
   SECTION("binary junk") {
     const std::string junk("\x00\xff\xfe{[:\x01\n\t-", 10);
