@@ -86,6 +86,7 @@ TEST_CASE("Live: cgroupsPath and /proc/PID/cgroup locate the same directories", 
   SECTION("relative nested path") { cgroups_path = absl::StrCat("zcg-", ::getpid(), "/nested"); }
   SECTION("absolute path") { cgroups_path = absl::StrCat("/zcg-", ::getpid(), "/abs"); }
   CgroupPaths from_pid;
+  std::string proc_cgroup;
   {
     auto c = Start(Spec({"mem", "0"}, 0, 0, cgroups_path));
     auto predicted = LocateByCgroupsPath(layout, cgroups_path, c->id(), *own);
@@ -96,16 +97,11 @@ TEST_CASE("Live: cgroupsPath and /proc/PID/cgroup locate the same directories", 
     INFO("by pid:    " << DebugString(*by_pid));
     CHECK(*predicted == *by_pid);
     from_pid = *by_pid;
+    auto text = base::ReadFile(absl::StrCat("/proc/", c->pid(), "/cgroup"));
+    REQUIRE(text.ok());
+    proc_cgroup = *text;
   }
-  // runc removes only the leaf; remove the parents it created for nested paths.
-  if (!cgroups_path.empty()) {
-    for (const std::string* d : {&from_pid.unified, &from_pid.cpu, &from_pid.cpuacct,
-                                 &from_pid.memory, &from_pid.pids, &from_pid.blkio}) {
-      if (d->empty()) continue;
-      const std::string parent = d->substr(0, d->rfind('/'));
-      ::rmdir(parent.c_str());
-    }
-  }
+  if (!cgroups_path.empty()) testing::RemoveCgroupParents(proc_cgroup);
   // Every hierarchy's leaf went with the container.
   auto gone = StatsReader::Open(from_pid);
   CHECK(gone.status().code() == absl::StatusCode::kNotFound);

@@ -1,27 +1,94 @@
 #include "runc_container.h"
 
+#include <dirent.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
+#include <mutex>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "base/errors.h"
 #include "base/process.h"
+#include "cgroups/layout.h"
 #include "support/test_support.h"
 
 namespace zlayer::testing {
 namespace {
 
+// Container ids carry the test process's pid, so leftovers can be told from the
+// containers of a suite running concurrently.
 std::string NextId() {
   static std::atomic<int> counter{0};
   return absl::StrCat("zcg-", ::getpid(), "-", counter++);
 }
 
+bool ProcessAlive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+
+// A test process killed before its destructors ran (ctest's TIMEOUT sends SIGKILL;
+// a closed output pipe sends SIGPIPE) leaves its containers running. Each process
+// sweeps, once, the /tmp/zcg-<pid>-* directories whose owner is dead: delete -f
+// every container in that runc root, then remove the directory.
+void SweepLeftovers(const std::string& runc) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    DIR* tmp = ::opendir("/tmp");
+    if (tmp == nullptr) return;
+    std::vector<std::string> roots;
+    while (struct dirent* e = ::readdir(tmp)) {
+      std::vector<absl::string_view> parts = absl::StrSplit(e->d_name, '-');
+      int owner = 0;
+      if (parts.size() == 3 && parts[0] == "zcg" && absl::SimpleAtoi(parts[1], &owner) &&
+          !ProcessAlive(owner)) {
+        roots.push_back(absl::StrCat("/tmp/", e->d_name));
+      }
+    }
+    ::closedir(tmp);
+    for (const std::string& root : roots) {
+      base::RunOptions list;
+      list.argv = {runc, "--root", root + "/state", "list", "-q"};
+      list.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+      list.timeout = absl::Seconds(30);
+      auto ids = base::RunCommand(list);
+      if (ids.ok() && ids->ok()) {
+        for (absl::string_view id : absl::StrSplit(ids->out, '\n', absl::SkipEmpty())) {
+          base::RunOptions del = list;
+          del.argv = {runc, "--root", root + "/state", "delete", "-f", std::string(id)};
+          (void)base::RunCommand(del);
+        }
+      }
+      (void)base::RemoveTree(root);
+    }
+  });
+}
+
 }  // namespace
+
+void RemoveCgroupParents(const std::string& proc_pid_cgroup) {
+  auto layout = cgroups::HostLayout::Detect();
+  if (!layout.ok()) return;
+  for (absl::string_view line : absl::StrSplit(proc_pid_cgroup, '\n', absl::SkipEmpty())) {
+    const size_t c2 = line.find(':', line.find(':') + 1);
+    if (c2 == absl::string_view::npos) continue;
+    const std::string path(line.substr(c2 + 1));
+    const std::string parent = path.substr(0, path.rfind('/'));
+    if (parent.empty()) continue;
+    // rmdir removes only empty cgroups, and the parent names the test process: trying
+    // every mount is harmless where the directory does not exist.
+    for (const auto& m : layout->mounts()) {
+      auto dir = cgroups::HostLayout::DirFor(m, parent);
+      if (dir.ok() && *dir != m.mount_point) ::rmdir(dir->c_str());
+    }
+  }
+}
 
 absl::StatusOr<std::string> RuncContainer::Runc(const std::vector<std::string>& args) const {
   base::RunOptions opts;
@@ -41,7 +108,10 @@ absl::StatusOr<std::string> RuncContainer::Runc(const std::vector<std::string>& 
 absl::StatusOr<std::unique_ptr<RuncContainer>> RuncContainer::Run(const RuncSpec& spec) {
   auto runc = base::FindExecutable("runc");
   if (!runc.ok()) return runc.status();
-  std::unique_ptr<RuncContainer> c(new RuncContainer(MakeTempDir("zcg-"), *runc, NextId()));
+  SweepLeftovers(*runc);
+  // The owner's pid in the name lets a later run sweep it if this process dies.
+  base::TempDir dir = MakeTempDir(absl::StrCat("zcg-", ::getpid(), "-"));
+  std::unique_ptr<RuncContainer> c(new RuncContainer(std::move(dir), *runc, NextId()));
   const std::string bundle = c->dir_.path() + "/bundle";
   const std::string rootfs = bundle + "/rootfs";
   for (const char* d : {"/proc", "/dev", "/sys", "/tmp"}) {

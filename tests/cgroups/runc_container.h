@@ -1,6 +1,7 @@
 // A real runc container for the live cgroup tests: its own runc --root and bundle in
 // a temp dir, the static hog binary as its only file, deleted (runc delete -f) on
-// destruction even when the test failed half-way.
+// destruction even when the test failed half-way. Containers of a test process that
+// was killed outright (ctest timeout) are swept by the next RuncContainer::Run.
 #pragma once
 
 #include <sys/types.h>
@@ -56,5 +57,10 @@ class RuncContainer {
   pid_t pid_ = -1;
   bool deleted_ = false;
 };
+
+// After a container with a nested cgroupsPath is deleted: runc removes only the
+// leaf, so remove the (now empty) parents in every hierarchy, named ones included.
+// `proc_pid_cgroup` is the container's /proc/PID/cgroup, read while it ran.
+void RemoveCgroupParents(const std::string& proc_pid_cgroup);
 
 }  // namespace zlayer::testing
