@@ -84,7 +84,11 @@ struct WaitOutcome {
 
   // A plain exit with no signal or timestamp: what a backend without richer
   // information reports.
-  static WaitOutcome Exited(int exit_code) { return WaitOutcome{exit_code, WaitReason::kExited}; }
+  static WaitOutcome Exited(int exit_code) {
+    WaitOutcome o;
+    o.exit_code = exit_code;
+    return o;
+  }
 };
 
 // Exec ------------------------------------------------------------------------

@@ -4,6 +4,8 @@
 
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
@@ -97,6 +99,10 @@ absl::Status OciBackend::Init() {
     log->warn("cgroup layout unknown, stats unavailable: {}", layout.status().message());
   }
 
+  if (auto s = PrepareMonitorCgroup(); !s.ok()) {
+    log->warn("monitors will stay in the agent's cgroup: {}", s.message());
+  }
+
   auto loop = base::EventLoop::Create("oci-events");
   if (!loop.ok()) return loop.status();
   loop_ = std::move(*loop);
@@ -110,6 +116,32 @@ absl::Status OciBackend::Init() {
   log_notifier_ = std::move(*notifier);
 
   return Recover();
+}
+
+absl::Status OciBackend::PrepareMonitorCgroup() {
+  // Monitors live in <cgroup_parent>/monitors, beside their containers and outside
+  // the agent's own cgroup: restarting or stopping the agent's unit (even with
+  // KillMode=control-group) then reaches neither. A leaf of its own, because on v2 a
+  // cgroup with controllers enabled for children may not hold processes.
+  if (!layout_) return absl::FailedPreconditionError("cgroup layout unknown");
+  auto self = base::ReadFile("/proc/self/cgroup");
+  if (!self.ok()) return self.status();
+  auto paths = cgroups::LocateByCgroupsPath(*layout_, config_.cgroup_parent + "/monitors",
+                                            "monitors", *self);
+  if (!paths.ok()) return paths.status();
+  std::vector<std::string> dirs;
+  for (const std::string* d : {&paths->unified, &paths->cpu, &paths->cpuacct, &paths->memory,
+                               &paths->pids, &paths->blkio}) {
+    if (d->empty() || std::find(dirs.begin(), dirs.end(), *d) != dirs.end()) continue;
+    dirs.push_back(*d);
+  }
+  for (const auto& d : dirs) {
+    if (auto s = base::MakeDirs(d, 0755); !s.ok()) return s;
+    monitor_cgroup_procs_.push_back(d + "/cgroup.procs");
+  }
+  base::Logger("oci")->info("monitor cgroup ready parent={} hierarchies={}", config_.cgroup_parent,
+                            dirs.size());
+  return absl::OkStatus();
 }
 
 std::string OciBackend::RuntimeDescription() const {

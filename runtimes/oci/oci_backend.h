@@ -96,6 +96,7 @@ class OciBackend final : public runtimes::Runtime {
 
   explicit OciBackend(runtimes::BackendConfig config);
   absl::Status Init();
+  absl::Status PrepareMonitorCgroup();
 
   // oci_recovery.cc
   absl::Status Recover();
@@ -127,6 +128,8 @@ class OciBackend final : public runtimes::Runtime {
   std::unique_ptr<base::EventLoop> loop_;
   std::optional<cgroups::HostLayout> layout_;
   std::string monitor_path_;
+  // cgroup.procs files a monitor writes itself into (one per hierarchy).
+  std::vector<std::string> monitor_cgroup_procs_;
   base::UniqueFd inotify_;
   base::EventLoop::Handle inotify_handle_ = 0;
   std::unique_ptr<LogNotifier> log_notifier_;

@@ -293,6 +293,10 @@ absl::Status OciBackend::LaunchMonitor(Container& c, pid_t* monitor_pid, pid_t* 
                 "--log-max-bytes", std::to_string(config_.log_max_bytes),
                 "--log-max-files", std::to_string(config_.log_max_files),
                 "--sync-fd", "3"};
+  for (const auto& procs : monitor_cgroup_procs_) {
+    spawn.argv.push_back("--cgroup-procs");
+    spawn.argv.push_back(procs);
+  }
   spawn.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
   spawn.stdout_fd = monitor_log ? monitor_log.get() : -1;
   spawn.stderr_fd = monitor_log ? monitor_log.get() : -1;

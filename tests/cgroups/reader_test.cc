@@ -69,7 +69,7 @@ TEST_CASE("Malformed core files fail the read with INTERNAL, quoting the file", 
   CHECK(s.status().message().find(c.paths.unified) != std::string::npos);
 }
 
-TEST_CASE("Malformed or missing extras are left unset; the core still reads", "[unit]") {
+TEST_CASE("Malformed or missing extras are left unset, the core still reads", "[unit]") {
   Copy c = CopyFixture("v2");
   const std::string& u = c.paths.unified;
   Write(u + "/pids.current", "many\n");

@@ -24,7 +24,7 @@ std::string Entry(const std::string& digest, const std::string& os, const std::s
          R"(","size":10,"platform":)" + p + "}";
 }
 
-TEST_CASE("manifests and indexes parse; schema 1 and junk are refused", "[unit]") {
+TEST_CASE("manifests and indexes parse, schema 1 and junk are refused", "[unit]") {
   const std::string manifest =
       R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"
       R"("config":{"mediaType":"x","digest":")" + kD1 + R"(","size":5},)"

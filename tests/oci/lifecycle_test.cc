@@ -2,6 +2,10 @@
 // OOM, stop escalation, runtime errors.
 #include <catch2/catch.hpp>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "base/fs_util.h"
+#include "base/process.h"
 #include "oci_env.h"
 #include "support/test_support.h"
 
@@ -267,4 +271,67 @@ TEST_CASE("many containers at once", "[root][oci]") {
   pb::ListContainersResponse resp;
   REQUIRE(env.stub().ListContainers(Ctx().get(), req, &resp).ok());
   CHECK(resp.containers_size() == kCount);
+}
+
+TEST_CASE("containers and monitors sit under the cgroup parent, not in the agent's cgroup",
+          "[root][oci]") {
+  SKIP_UNLESS_CONTAINERS();
+  OciEnv env;
+  const auto id = env.Create("placed", 1, env.Shell("sleep 600"));
+  env.Start(id);
+  pb::InspectContainerRequest req;
+  *req.mutable_id() = id;
+  pb::ContainerInfo info;
+  REQUIRE(env.stub().InspectContainer(Ctx().get(), req, &info).ok());
+  const std::string parent = info.annotations().at("cgroups_path");  // <parent>/<name>
+  const std::string parent_dir = parent.substr(0, parent.rfind('/'));
+  auto cgroup_of = [](long pid) {
+    auto text = zlayer::base::ReadFile("/proc/" + std::to_string(pid) + "/cgroup");
+    REQUIRE(text.ok());
+    return *text;
+  };
+  const std::string agent = cgroup_of(env.agent().pid());
+  const std::string init = cgroup_of(info.pid());
+  const std::string monitor = cgroup_of(std::stol(info.annotations().at("monitor_pid")));
+  INFO("agent:\n" << agent << "init:\n" << init << "monitor:\n" << monitor);
+  // Every hierarchy line of the container and its monitor names the parent.
+  for (absl::string_view line : absl::StrSplit(init, '\n', absl::SkipEmpty())) {
+    if (absl::StrContains(line, "name=")) continue;  // named hierarchies are not set by runc
+    if (absl::EndsWith(line, ":/")) continue;        // a hierarchy runc does not use here
+    CHECK(absl::StrContains(line, parent));
+  }
+  for (absl::string_view line : absl::StrSplit(monitor, '\n', absl::SkipEmpty())) {
+    if (absl::StrContains(line, "name=") || absl::EndsWith(line, ":/")) continue;
+    CHECK(absl::StrContains(line, parent_dir + "/monitors"));
+  }
+  CHECK(monitor != agent);
+}
+
+TEST_CASE("without a usable runtime the agent refuses to start and says why", "[root][oci]") {
+  SKIP_UNLESS_CONTAINERS();
+  auto dir = MakeTempDir();
+  zlayer::base::RunOptions run;
+  run.argv = {ZLAYER_AGENTD_BIN, "--backend", "oci", "--runtime", "/nonexistent/runc",
+              "--socket", dir.path() + "/a.sock", "--data-dir", dir.path() + "/data",
+              "--run-dir", dir.path() + "/run"};
+  run.timeout = absl::Seconds(60);
+  auto r = zlayer::base::RunCommand(run);
+  REQUIRE(r.ok());
+  CHECK(r->status.code == 1);
+  CHECK(r->err.find("no usable OCI runtime") != std::string::npos);
+  CHECK(r->err.find("/nonexistent/runc: not installed") != std::string::npos);
+  SECTION("a runtime that is installed but cannot run containers here is named with its error") {
+    if (!zlayer::base::FindExecutable("crun").ok()) return;
+    run.argv[4] = "crun";
+    run.timeout = absl::Seconds(20);
+    r = zlayer::base::RunCommand(run);
+    // Where crun works, the agent starts and runs until the timeout kills it; where
+    // it cannot (hybrid cgroups, as on these machines), the error names crun's reason.
+    if (r.ok()) {
+      CHECK(r->status.code == 1);
+      CHECK(r->err.find("crun: cannot run containers here") != std::string::npos);
+    } else {
+      CHECK(r.status().code() == absl::StatusCode::kDeadlineExceeded);
+    }
+  }
 }

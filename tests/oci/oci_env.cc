@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/process.h"
+#include "cgroups/layout.h"
 #include "oci_builder.h"
 #include "support/test_support.h"
 
@@ -63,7 +64,9 @@ bool CanRunContainers() {
 }
 
 OciEnv::OciEnv(std::vector<std::string> agent_args)
-    : root_(MakeTempDir("zt-oci-")), agent_args_(std::move(agent_args)) {
+    : root_(MakeTempDir("zt-oci-")),
+      agent_args_(std::move(agent_args)),
+      cgroup_parent_(absl::StrCat("/zlayer-test-", ::getpid())) {
   registry_ = std::make_unique<images::testing::TestRegistry>();
   static const images::testing::BuiltImage* image = new auto(BusyboxImage());
   auto pushed = images::testing::PushImage(registry_->pusher(), "test/busybox", "latest", *image);
@@ -77,7 +80,7 @@ void OciEnv::StartAgent() {
   options.backend = "oci";
   options.root = root_.path();
   // Containers of different test processes must not share a cgroup parent.
-  options.extra_args = {"--cgroup-parent", absl::StrCat("/zlayer-test-", ::getpid())};
+  options.extra_args = {"--cgroup-parent", cgroup_parent_};
   for (const auto& a : agent_args_) options.extra_args.push_back(a);
   options.ready_timeout = absl::Seconds(60);
   agent_ = std::make_unique<AgentProcess>(options);
@@ -109,6 +112,18 @@ OciEnv::~OciEnv() {
       }
     }
     agent_->Stop();
+  }
+  RemoveCgroups();
+}
+
+void OciEnv::RemoveCgroups() {
+  // The agent leaves its (empty) cgroup parent behind, as it should; a test must not.
+  auto layout = cgroups::HostLayout::Detect();
+  if (!layout.ok()) return;
+  for (const auto& m : layout->mounts()) {
+    const std::string parent = m.mount_point + cgroup_parent_;
+    ::rmdir((parent + "/monitors").c_str());
+    ::rmdir(parent.c_str());
   }
 }
 

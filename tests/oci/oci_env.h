@@ -25,6 +25,7 @@ class OciEnv {
   // "127.0.0.1:PORT/test/busybox:latest"
   const std::string& image() const { return image_; }
   AgentProcess& agent() { return *agent_; }
+  images::testing::TestRegistry& registry() { return *registry_; }
   pb::RuntimeService::Stub& stub() { return *stub_; }
   // Stops (SIGKILL when `crash`) and starts the agent again over the same state.
   void RestartAgent(bool crash);
@@ -44,10 +45,13 @@ class OciEnv {
   // Every container the agent knows is removed at teardown.
  private:
   void StartAgent();
+  void RemoveCgroups();
 
   std::unique_ptr<images::testing::TestRegistry> registry_;
   base::TempDir root_;
   std::vector<std::string> agent_args_;
+  // Containers of different test processes must not share a cgroup parent.
+  std::string cgroup_parent_;
   std::string image_;
   std::unique_ptr<AgentProcess> agent_;
   std::unique_ptr<pb::RuntimeService::Stub> stub_;

@@ -48,7 +48,7 @@ constexpr uint64_t kMiB = 1ull << 20;
 
 }  // namespace
 
-TEST_CASE("stats: memory matches what the container touched; the limit is the spec's",
+TEST_CASE("stats: memory matches what the container touched, the limit is the spec's",
           "[root][oci]") {
   SKIP_UNLESS_CONTAINERS();
   OciEnv env;
@@ -68,7 +68,7 @@ TEST_CASE("stats: memory matches what the container touched; the limit is the sp
   CHECK(s.id().service() == "memhog");
 }
 
-TEST_CASE("stats: no limit reads as 0; CPU usage grows; pids count children", "[root][oci]") {
+TEST_CASE("stats: no limit reads as 0, CPU usage grows, pids count children", "[root][oci]") {
   SKIP_UNLESS_CONTAINERS();
   OciEnv env;
   SECTION("cpu") {
@@ -96,7 +96,7 @@ TEST_CASE("stats: no limit reads as 0; CPU usage grows; pids count children", "[
   }
 }
 
-TEST_CASE("stats: a stream samples until the container exits; list covers all", "[root][oci]") {
+TEST_CASE("stats: a stream samples until the container exits, list covers all", "[root][oci]") {
   SKIP_UNLESS_CONTAINERS();
   OciEnv env;
   const auto id = env.Create("streamed", 1, env.Shell("sleep 1.5"));
