@@ -4,6 +4,7 @@
 
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <unistd.h>
@@ -66,6 +67,14 @@ absl::Status OciBackend::Init() {
   for (const auto& dir : {config_.data_dir, config_.data_dir + "/containers",
                           config_.data_dir + "/volumes", config_.run_dir}) {
     if (auto s = base::MakeDirs(dir, 0711); !s.ok()) return s;
+  }
+  // Each running container holds a dozen or two cached cgroup file descriptors
+  // (stats) plus exec pipes: lift the soft limit to the hard one, as systemd's
+  // LimitNOFILE intends.
+  struct rlimit nofile;
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
   }
   std::vector<ProbeResult> probes;
   auto runtime = RuntimeCli::Probe(config_.oci_runtime, config_.run_dir + "/runtime",
