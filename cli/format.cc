@@ -43,7 +43,9 @@ std::string HumanBytes(uint64_t bytes) {
     ++unit;
   }
   if (unit == 0) return absl::StrCat(bytes, "B");
-  std::string number = absl::StrFormat(value < 10 ? "%.2f" : value < 100 ? "%.1f" : "%.0f", value);
+  // Three significant digits: 1.23, 12.3, 123.
+  const int decimals = value < 10 ? 2 : value < 100 ? 1 : 0;
+  std::string number = absl::StrFormat("%.*f", decimals, value);
   // "50.00" -> "50": trailing zeros say nothing.
   if (number.find('.') != std::string::npos) {
     while (number.back() == '0') number.pop_back();

@@ -2,17 +2,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "cgroups/cpu_percent.h"
 #include "cli/format.h"
 
 namespace zlayer::cli {
 
 std::optional<double> CpuPercent(const pb::ContainerStats& earlier, const pb::ContainerStats& later) {
-  const absl::Duration wall = ToTime(later.timestamp()) - ToTime(earlier.timestamp());
-  if (wall <= absl::ZeroDuration() || later.cpu_usage_usec() < earlier.cpu_usage_usec()) {
-    return std::nullopt;
-  }
-  const double used = static_cast<double>(later.cpu_usage_usec() - earlier.cpu_usage_usec());
-  return 100.0 * used / absl::ToDoubleMicroseconds(wall);
+  return cgroups::CpuPercent({earlier.cpu_usage_usec(), ToTime(earlier.timestamp())},
+                             {later.cpu_usage_usec(), ToTime(later.timestamp())});
 }
 
 std::string CpuText(std::optional<double> percent) {

@@ -11,9 +11,9 @@
 namespace zlayer::cli {
 
 // 100 * CPU time used / wall time passed between two samples of one container, from
-// the samples' own timestamps: 100 % is one core busy for the whole interval, four
-// busy cores show 400 %. nullopt when the interval is not positive or the counter
-// went backwards (the container was recreated in between).
+// the samples' own timestamps (cgroups::CpuPercent): 100 % is one core busy for the
+// whole interval, four busy cores show 400 %. nullopt when the interval is not
+// positive or the counter went backwards (the container was recreated in between).
 std::optional<double> CpuPercent(const pb::ContainerStats& earlier, const pb::ContainerStats& later);
 
 // "12.5%"; "-" for nullopt.

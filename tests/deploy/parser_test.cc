@@ -62,6 +62,23 @@ TEST_CASE("every spec in deploy/examples is valid", "[unit][deploy]") {
   }
 }
 
+// docs/deploy.md is what newcomers copy from: each complete spec in it must parse.
+TEST_CASE("the specs in docs/deploy.md are valid", "[unit][deploy]") {
+  auto doc = base::ReadFile(SourcePath("docs/deploy.md"));
+  REQUIRE(doc.ok());
+  int checked = 0;
+  for (size_t at = doc->find("```yaml\n"); at != std::string::npos;
+       at = doc->find("```yaml\n", at + 1)) {
+    const size_t begin = at + 8;
+    const std::string block = doc->substr(begin, doc->find("```", begin) - begin);
+    if (!absl::StartsWith(block, "version: v1")) continue;  // fragments, not whole specs
+    INFO(block);
+    CHECK(ParseDeployment(block, "docs/deploy.md").ok());
+    ++checked;
+  }
+  CHECK(checked >= 2);
+}
+
 TEST_CASE("a minimal spec gets the documented defaults", "[unit][deploy]") {
   const DeploymentSpec spec = MustLoad("deploy/examples/minimal.yaml");
   CHECK(spec.deployment == "hello");
