@@ -3,15 +3,18 @@
 // Start-up order matters to systemd and to clients: recover on-disk state first,
 // then listen, then say READY=1. Shutdown reverses it and leaves containers alone:
 // they belong to their monitors, not to this process.
+#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
-#include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "agentd/backends.h"
 #include "agentd/config.h"
 #include "agentd/journal_sink.h"
@@ -21,18 +24,22 @@
 #include "base/logging.h"
 #include "base/time_util.h"
 #include "base/unique_fd.h"
-#include "cgroups/stats.h"
+#include "cgroups/layout.h"
 #include "runtimes/backend_registry.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
+#ifdef ZLAYER_AGENTD_TEST_HOOKS
+#include "agentd/test_hooks.h"
+#endif
 
 namespace zlayer::agentd {
 namespace {
 
-void SetupLogging(const AgentConfig& config) {
+void SetupLogging(const AgentConfig& config, bool journal) {
   std::vector<spdlog::sink_ptr> sinks;
-  if (StderrIsJournal()) {
-    sinks.push_back(std::make_shared<JournalSink>());
+  if (journal) {
+    // journald stamps entries itself; fields carry the container.
+    sinks.push_back(std::make_shared<JournalSink>(JournalSink::NativeSocketPresent()));
   } else {
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     sink->set_formatter(std::make_unique<spdlog::pattern_formatter>(
@@ -45,33 +52,57 @@ void SetupLogging(const AgentConfig& config) {
   base::SetLogLevel(level);
 }
 
-std::string StatusLine(runtimes::Runtime& runtime, const std::string& what) {
+// "backend=oci runtime=runc 1.1.5 containers=3 running=2 exited=1 failed=0": what
+// `systemctl status` shows on its Status: line.
+std::string Summary(runtimes::Runtime& runtime) {
+  std::string out = absl::StrCat("backend=", runtime.BackendName());
+  if (std::string rt = runtime.RuntimeDescription(); !rt.empty()) {
+    absl::StrAppend(&out, " runtime=", rt);
+  }
   auto records = runtime.ListContainers({});
-  size_t running = 0;
-  if (records.ok()) {
-    for (const auto& r : *records) {
-      if (r.state.phase == runtimes::ContainerState::Phase::kRunning) ++running;
+  if (!records.ok()) {
+    absl::StrAppend(&out, " containers=? (", records.status().message(), ")");
+    return out;
+  }
+  size_t running = 0, exited = 0, failed = 0;
+  for (const auto& r : *records) {
+    using Phase = runtimes::ContainerState::Phase;
+    switch (r.state.phase) {
+      case Phase::kRunning:
+      case Phase::kStopping: ++running; break;
+      case Phase::kExited: ++exited; break;
+      case Phase::kFailed: ++failed; break;
+      default: break;
     }
   }
-  std::string runtime_desc = runtime.RuntimeDescription();
-  return absl::StrCat(what, "; backend=", runtime.BackendName(),
-                      runtime_desc.empty() ? "" : absl::StrCat(" runtime=", runtime_desc),
-                      " containers=", records.ok() ? records->size() : 0, " running=", running);
+  absl::StrAppend(&out, " containers=", records->size(), " running=", running,
+                  " exited=", exited, " failed=", failed);
+  return out;
 }
 
 int Run(int argc, char** argv) {
   AgentConfig config;
-  if (auto s = LoadConfigFromArgs(argc, argv, &config); !s.ok()) {
-    std::fprintf(stderr, "zlayer-agentd: %s\n", std::string(s.message()).c_str());
-    return 2;
-  }
-  auto flags = ParseFlags(argc, argv, &config);
+  auto flags = LoadConfiguration(argc, argv, &config);
   if (!flags.ok()) {
     std::fprintf(stderr, "zlayer-agentd: %s\n", std::string(flags.status().message()).c_str());
     return 2;
   }
   if (flags->exit) return flags->exit_code;
-  SetupLogging(config);
+  if (flags->check_config) {
+    std::fprintf(stdout, "# zlayer-agentd: configuration OK (file: %s)\n%s",
+                 config.config_file.empty() ? "none, defaults and flags"
+                                            : config.config_file.c_str(),
+                 ConfigToYaml(config).c_str());
+    return 0;
+  }
+
+  // Before any thread exists: this reads and scrubs the environment.
+  auto sd = TakeSystemdEnvironment();
+  if (!sd.ok()) {
+    std::fprintf(stderr, "zlayer-agentd: %s\n", std::string(sd.status().message()).c_str());
+    return 1;
+  }
+  SetupLogging(config, sd->stderr_is_journal);
   auto log = base::Logger("agentd");
 
   // Signals are taken through a signalfd; block them before any thread exists so
@@ -89,24 +120,35 @@ int Run(int argc, char** argv) {
     return 1;
   }
 
-  auto inherited = TakeInheritedSockets();
-  if (!inherited.ok()) {
-    log->critical("socket activation: {}", inherited.status().message());
-    return 1;
+  const bool activated = !sd->listen_fds.empty();
+  if (activated) {
+    // The .socket unit owns the API socket: its path, mode and group apply, and we
+    // must neither bind nor unlink it.
+    log->info("socket activation: serving {} inherited socket(s) path={}", sd->listen_fds.size(),
+              sd->listen_path.empty() ? "-" : sd->listen_path);
+    if (!sd->listen_path.empty() && sd->listen_path != config.socket_path) {
+      log->info("listen.socket={} is not bound under socket activation", config.socket_path);
+    }
   }
+  const std::string api_socket =
+      activated && !sd->listen_path.empty() ? sd->listen_path : config.socket_path;
 
-  config.backend_config.agent_socket = config.socket_path;
-  NotifyStatus(absl::StrCat("starting backend ", config.backend, "; recovering state"));
+  config.backend_config.agent_socket = api_socket;
+  NotifyStatus(absl::StrCat("starting: backend=", config.backend, "; recovering state from ",
+                            config.backend_config.data_dir));
   runtimes::BackendRegistry registry;
   RegisterBuiltinBackends(&registry);
+  const absl::Time recovery_start = absl::Now();
   auto runtime = registry.Create(config.backend, config.backend_config);
   if (!runtime.ok()) {
     log->critical("backend {} failed to start: {}", config.backend, runtime.status().message());
-    NotifyStatus(absl::StrCat("failed: ", runtime.status().message()));
+    NotifyStatus(absl::StrCat("failed: backend ", config.backend, ": ",
+                              runtime.status().message()));
     return 1;
   }
-  log->info("backend ready backend={} runtime={}", (*runtime)->BackendName(),
-            (*runtime)->RuntimeDescription());
+  const absl::Duration recovery = absl::Now() - recovery_start;
+  const std::string recovered = Summary(**runtime);
+  log->info("backend ready {} recovery_ms={}", recovered, absl::ToInt64Milliseconds(recovery));
 
   base::WorkQueue queue("agentd-work", static_cast<size_t>(config.work_threads));
   base::Scheduler scheduler("agentd-timer");
@@ -120,14 +162,21 @@ int Run(int argc, char** argv) {
   context.version = ZLAYER_VERSION;
   context.spool_dir = config.backend_config.data_dir;
   if (config.backend == "mock") context.spool_dir = "/tmp";
+  context.cgroup_mode = cgroups::CgroupModeName(cgroups::DetectMode());
 
   ServerOptions options;
-  options.inherited_fds = *inherited;
-  // Under socket activation the .socket unit owns the path; we must not replace it.
-  if (inherited->empty()) options.socket_path = config.socket_path;
+  options.inherited_fds = sd->listen_fds;
+  if (!activated) options.socket_path = config.socket_path;
   options.socket_mode = config.socket_mode;
   options.socket_group = config.socket_group;
   options.tcp_address = config.tcp_address;
+#ifdef ZLAYER_AGENTD_TEST_HOOKS
+  TestHooksService hooks(&queue, config.work_threads);
+  options.customize = [&hooks](grpc::ServerBuilder* builder) {
+    builder->RegisterCallbackGenericService(&hooks);
+  };
+  log->warn("this is zlayer-agentd-testhooks, a test build with fault injection");
+#endif
   auto server = AgentServer::Start(options, context);
   if (!server.ok()) {
     log->critical("cannot serve: {}", server.status().message());
@@ -135,29 +184,42 @@ int Run(int argc, char** argv) {
     return 1;
   }
 
-  NotifyReady(StatusLine(**runtime, "ready"));
+  // Listeners accept and state is recovered: only now are we ready.
+  NotifyReady(absl::StrCat("ready: ", recovered, "; recovered in ",
+                           absl::FormatDuration(absl::Trunc(recovery, absl::Milliseconds(1))),
+                           "; serving ", api_socket, activated ? " (socket activation)" : ""));
   log->info("zlayer-agentd {} ready", ZLAYER_VERSION);
 
-  const auto watchdog_interval = WatchdogPingInterval();
   std::unique_ptr<LivenessProbe> probe;
-  if (watchdog_interval) {
-    probe = std::make_unique<LivenessProbe>((*server)->grpc_server(), &queue, *watchdog_interval);
-    log->info("watchdog on ping_interval={}", absl::FormatDuration(*watchdog_interval));
+  absl::Duration ping_interval = absl::InfiniteDuration();
+  if (sd->watchdog_interval) {
+    auto self = (*server)->SelfChannel();
+    if (!self.ok()) {
+      log->critical("watchdog: {}", self.status().message());
+      return 1;
+    }
+    ping_interval = *sd->watchdog_interval;
+    LivenessOptions liveness;
+    liveness.interval = ping_interval;
+    liveness.queue_stall_timeout = config.queue_stall_timeout;
+    probe = std::make_unique<LivenessProbe>(*self, &queue, liveness);
+    log->info("watchdog on ping_interval={} queue_stall_timeout={}",
+              absl::FormatDuration(ping_interval),
+              absl::FormatDuration(config.queue_stall_timeout));
     NotifyWatchdog();
   }
   // The status line is refreshed now and then so `systemctl status` stays current.
-  const absl::Duration tick = watchdog_interval ? std::min(*watchdog_interval, absl::Seconds(10))
-                                                : absl::Seconds(10);
-  absl::Time next_status = absl::Now() + absl::Seconds(10);
-  absl::Time next_ping = watchdog_interval ? absl::Now() + *watchdog_interval : absl::InfiniteFuture();
-  bool wedged_logged = false;
+  const absl::Duration status_every = absl::Seconds(10);
+  absl::Time next_status = absl::Now() + status_every;
+  absl::Time next_ping = probe ? absl::Now() + ping_interval : absl::InfiniteFuture();
+  bool withholding = false;
 
   for (;;) {
     const absl::Time next = std::min(next_status, next_ping);
-    const int timeout_ms =
-        std::max<int64_t>(0, absl::ToInt64Milliseconds(next - absl::Now()) + 1);
+    const int64_t timeout_ms =
+        std::clamp<int64_t>(absl::ToInt64Milliseconds(next - absl::Now()) + 1, 0, 60'000);
     struct pollfd pfd = {sigfd.get(), POLLIN, 0};
-    const int n = ::poll(&pfd, 1, static_cast<int>(std::min<int64_t>(timeout_ms, 60'000)));
+    const int n = ::poll(&pfd, 1, static_cast<int>(timeout_ms));
     if (n < 0 && errno != EINTR) {
       log->error("poll failed: {}", std::strerror(errno));
       break;
@@ -165,29 +227,39 @@ int Run(int argc, char** argv) {
     if (n > 0) {
       signalfd_siginfo info;
       if (::read(sigfd.get(), &info, sizeof info) == sizeof info) {
-        if (info.ssi_signo == SIGHUP) {
-          NotifyReloading();
-          AgentConfig reloaded;
-          absl::Status s = config.config_file.empty()
-                               ? absl::OkStatus()
-                               : LoadConfigFile(config.config_file, &reloaded);
-          if (s.ok()) {
-            // Only settings that are safe to change live are applied.
-            spdlog::level::level_enum level;
-            if (!config.config_file.empty() && base::ParseLogLevel(reloaded.log_level, &level)) {
-              base::SetLogLevel(level);
-              config.log_level = reloaded.log_level;
-            }
-            log->info("reloaded config file={} log_level={}", config.config_file, config.log_level);
-          } else {
-            log->error("reload failed, keeping the old settings: {}", s.message());
-          }
-          NotifyReady(StatusLine(**runtime, s.ok() ? "ready (reloaded)" : "ready (reload failed)"));
-        } else {
+        if (info.ssi_signo != SIGHUP) {
           log->info("received {}; shutting down (containers keep running)",
                     strsignal(static_cast<int>(info.ssi_signo)));
           break;
         }
+        // Reload: the same sources as at start-up (defaults, file, flags), so a
+        // flag still overrides the file. Only the log level changes live.
+        NotifyReloading(absl::StrCat("reloading ", config.config_file.empty()
+                                                       ? std::string("(no config file)")
+                                                       : config.config_file));
+        AgentConfig fresh;
+        auto reloaded = LoadConfiguration(argc, argv, &fresh);
+        std::string outcome;
+        if (reloaded.ok()) {
+          spdlog::level::level_enum level = spdlog::level::info;
+          base::ParseLogLevel(fresh.log_level, &level);
+          base::SetLogLevel(level);
+          config.log_level = fresh.log_level;
+          const auto pending = RestartRequiredChanges(config, fresh);
+          log->info("reloaded config file={} log_level={}",
+                    fresh.config_file.empty() ? "-" : fresh.config_file, config.log_level);
+          if (!pending.empty()) {
+            log->warn("changed settings take effect at the next restart: {}",
+                      absl::StrJoin(pending, ", "));
+          }
+          outcome = pending.empty() ? "reloaded"
+                                    : absl::StrCat("reloaded; restart to apply ",
+                                                   absl::StrJoin(pending, ", "));
+        } else {
+          log->error("reload failed, keeping the old settings: {}", reloaded.status().message());
+          outcome = "reload failed, old settings kept; see the log";
+        }
+        NotifyReady(absl::StrCat("ready (", outcome, "): ", Summary(**runtime)));
       }
     }
     const absl::Time now = absl::Now();
@@ -195,23 +267,30 @@ int Run(int argc, char** argv) {
       std::string why;
       if (probe->Tick(&why)) {
         NotifyWatchdog();
-        wedged_logged = false;
-      } else if (!wedged_logged) {
+        if (withholding) {
+          log->info("watchdog pings resumed");
+          NotifyStatus(absl::StrCat("ready: ", Summary(**runtime)));
+        }
+        withholding = false;
+      } else if (!withholding) {
         log->error("withholding watchdog ping: {}", why);
-        wedged_logged = true;
+        NotifyStatus(absl::StrCat("unhealthy, withholding watchdog pings: ", why));
+        withholding = true;
       }
-      next_ping = now + *watchdog_interval;
+      // A steady cadence; after a long stall, start again from now.
+      next_ping += ping_interval;
+      if (next_ping < now) next_ping = now + ping_interval;
     }
     if (now >= next_status) {
-      NotifyStatus(StatusLine(**runtime, "ready"));
-      next_status = now + tick;
+      if (!withholding) NotifyStatus(absl::StrCat("ready: ", Summary(**runtime)));
+      next_status = now + status_every;
     }
   }
 
-  NotifyStopping("stopping: finishing in-flight calls");
-  (*server)->Shutdown(absl::Seconds(10));
-  server->reset();
+  NotifyStopping("stopping: finishing in-flight calls; containers keep running");
   probe.reset();
+  (*server)->Shutdown(config.shutdown_grace);
+  server->reset();
   queue.Shutdown();
   runtime->reset();
   log->info("stopped");

@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/create_channel_posix.h>
 #include <grpcpp/server_posix.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -14,6 +15,7 @@
 
 #include <cstring>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/errors.h"
@@ -74,6 +76,7 @@ absl::Status AgentServer::Listen(const ServerOptions& options) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.SetMaxSendMessageSize(64 << 20);
+  if (options.customize) options.customize(&builder);
 
   if (!options.socket_path.empty()) {
     const std::string& path = options.socket_path;
@@ -108,12 +111,17 @@ absl::Status AgentServer::Listen(const ServerOptions& options) {
       return base::ErrnoError(absl::StrCat("chmod ", socket_path_));
     }
     if (!options.socket_group.empty()) {
-      struct group* g = ::getgrnam(options.socket_group.c_str());
-      if (g == nullptr) {
+      gid_t gid;
+      unsigned numeric;
+      if (absl::SimpleAtoi(options.socket_group, &numeric)) {
+        gid = static_cast<gid_t>(numeric);
+      } else if (struct group* g = ::getgrnam(options.socket_group.c_str())) {
+        gid = g->gr_gid;
+      } else {
         return absl::InvalidArgumentError(absl::StrCat(
             "socket group '", options.socket_group, "' does not exist; create it or fix --socket-group"));
       }
-      if (::chown(socket_path_.c_str(), 0, g->gr_gid) != 0) {
+      if (::chown(socket_path_.c_str(), static_cast<uid_t>(-1), gid) != 0) {
         return base::ErrnoError(absl::StrCat("chown ", socket_path_));
       }
     }
@@ -124,14 +132,14 @@ absl::Status AgentServer::Listen(const ServerOptions& options) {
   health->SetServingStatus(kServiceName, true);
 
   // Inherited listeners: gRPC 1.51 cannot adopt a listening socket, so we accept
-  // and hand each connection over.
+  // and hand each connection over. Connections made before this point (even
+  // before this process existed, while systemd held the socket) wait in the
+  // listen backlog and are served now.
   if (!options.inherited_fds.empty()) {
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) return base::ErrnoError("eventfd");
-    for (int fd : options.inherited_fds) {
-      inherited_fds_.push_back(fd);
-      acceptors_.emplace_back([this, fd] { AcceptLoop(fd); });
-    }
+    inherited_fds_ = options.inherited_fds;
+    acceptor_ = std::thread([this] { AcceptLoop(); });
   }
   log->info("serving socket={} tcp={} inherited_fds={}", socket_path_.empty() ? "-" : socket_path_,
             tcp_port_ ? absl::StrCat(options.tcp_address, " (port ", tcp_port_, ")") : "-",
@@ -139,28 +147,56 @@ absl::Status AgentServer::Listen(const ServerOptions& options) {
   return absl::OkStatus();
 }
 
-void AgentServer::AcceptLoop(int listen_fd) {
+void AgentServer::AcceptLoop() {
   auto log = base::Logger("agentd");
-  // Non-blocking so that poll() can also watch the wake-up eventfd.
-  ::fcntl(listen_fd, F_SETFL, ::fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+  std::vector<struct pollfd> fds;
+  for (int fd : inherited_fds_) {
+    // Non-blocking, so that a connection that vanishes between poll and accept
+    // cannot park this thread where Shutdown's wake-up does not reach it. The file
+    // description is shared with systemd, which only polls it (Accept=no), so the
+    // flag changes nothing for it; the next agent copes with either mode.
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    fds.push_back({fd, POLLIN, 0});
+  }
+  fds.push_back({wake_fd_, POLLIN, 0});
   while (!stopping_.load()) {
-    struct pollfd fds[2] = {{listen_fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
-      log->error("poll on inherited socket failed fd={} error={}", listen_fd, std::strerror(errno));
+      log->error("poll on inherited sockets failed error={}", std::strerror(errno));
       return;
     }
-    if (fds[1].revents) return;
-    const int conn = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (conn < 0) {
-      if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) continue;
-      log->warn("accept on inherited socket failed fd={} error={}", listen_fd, std::strerror(errno));
-      if (errno == EMFILE || errno == ENFILE) ::poll(nullptr, 0, 100);  // let fds free up
-      continue;
+    if (fds.back().revents) return;
+    for (size_t i = 0; i + 1 < fds.size(); ++i) {
+      if (!fds[i].revents) continue;
+      // One connection per listener per wake-up, to stay fair between listeners.
+      const int conn = ::accept4(fds[i].fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (conn < 0) {
+        if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) continue;
+        const int err = errno;
+        log->warn("accept on inherited socket failed fd={} error={}", fds[i].fd,
+                  std::strerror(err));
+        // Out of descriptors: the connection stays queued; back off instead of
+        // spinning on a socket that stays readable.
+        if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+          struct pollfd wake = {wake_fd_, POLLIN, 0};
+          ::poll(&wake, 1, 100);
+        }
+        continue;
+      }
+      // gRPC takes ownership of `conn`.
+      grpc::AddInsecureChannelFromFd(server_.get(), conn);
     }
-    // gRPC takes ownership of `conn`.
-    grpc::AddInsecureChannelFromFd(server_.get(), conn);
   }
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> AgentServer::SelfChannel() {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) != 0) {
+    return base::ErrnoError("socketpair for the liveness probe");
+  }
+  // Each side takes ownership of its end.
+  grpc::AddInsecureChannelFromFd(server_.get(), pair[0]);
+  return grpc::CreateInsecureChannelFromFd("zlayer-agentd-self", pair[1]);
 }
 
 void AgentServer::Shutdown(absl::Duration grace) {
@@ -170,8 +206,7 @@ void AgentServer::Shutdown(absl::Duration grace) {
     const uint64_t one = 1;
     (void)!::write(wake_fd_, &one, sizeof one);
   }
-  for (auto& t : acceptors_) t.join();
-  acceptors_.clear();
+  if (acceptor_.joinable()) acceptor_.join();
   // NOT_SERVING for everyone, and health Watch streams end.
   server_->GetHealthCheckService()->Shutdown();
   context_.streams->AbortAll(

@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -22,8 +23,13 @@ struct ServerOptions {
   unsigned socket_mode = 0660;
   std::string socket_group;
   std::string tcp_address;
-  // Listening sockets passed by systemd (LISTEN_FDS); served instead of binding.
+  // Listening sockets passed by systemd (LISTEN_FDS), served in addition to the
+  // above: connections are accepted here and handed to gRPC one by one. The
+  // sockets stay open (systemd holds them too) and are never unlinked by us.
   std::vector<int> inherited_fds;
+  // Called with the builder before the server starts. Empty in production; the
+  // test build (zlayer-agentd-testhooks) registers its fault-injection service.
+  std::function<void(grpc::ServerBuilder*)> customize;
 };
 
 class AgentServer {
@@ -37,13 +43,19 @@ class AgentServer {
   void Shutdown(absl::Duration grace);
 
   grpc::Server* grpc_server() { return server_.get(); }
+
+  // A client channel to this server over a socketpair: calls on it take the same
+  // path as a client's (chttp2 transport, gRPC's pollers, the callback threads),
+  // which is what the watchdog's liveness probe should exercise. An in-process
+  // channel would skip the transport and the pollers.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> SelfChannel();
   // The TCP port actually bound (useful with port 0).
   int tcp_port() const { return tcp_port_; }
 
  private:
   AgentServer() = default;
   absl::Status Listen(const ServerOptions& options);
-  void AcceptLoop(int listen_fd);
+  void AcceptLoop();
 
   ServiceContext context_;
   std::unique_ptr<RuntimeServiceImpl> service_;
@@ -51,8 +63,8 @@ class AgentServer {
   std::string socket_path_;
   int tcp_port_ = 0;
   std::vector<int> inherited_fds_;
-  std::vector<std::thread> acceptors_;
-  int wake_fd_ = -1;  // eventfd that stops the accept loops
+  std::thread acceptor_;  // serves every inherited listener
+  int wake_fd_ = -1;      // eventfd that stops the accept loop
   std::atomic<bool> stopping_{false};
 };
 

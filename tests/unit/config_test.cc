@@ -11,7 +11,7 @@ TEST_CASE("a full config file is read", "[unit]") {
   const char* text = R"(listen:
   socket: /run/z/a.sock
   socket_mode: "0600"
-  socket_group: zlayer
+  socket_group: root
   tcp: 127.0.0.1:7000
 data_dir: /srv/z
 run_dir: /run/z
@@ -28,6 +28,8 @@ registries:
   max_layer_size: 2Gi
 limits:
   work_threads: 4
+  queue_stall_timeout: 90s
+  shutdown_grace: 3s
   log_max_size: 5Mi
   log_max_files: 2
   exec_max_output: 1Mi
@@ -35,11 +37,19 @@ limits:
   REQUIRE(LoadConfigText(text, "agentd.yaml", &c).ok());
   CHECK(c.socket_path == "/run/z/a.sock");
   CHECK(c.socket_mode == 0600);
-  CHECK(c.socket_group == "zlayer");
+  CHECK(c.socket_group == "root");
   CHECK(c.tcp_address == "127.0.0.1:7000");
   CHECK(c.backend == "mock");
   CHECK(c.log_level == "debug");
   CHECK(c.work_threads == 4);
+  CHECK(c.queue_stall_timeout == absl::Seconds(90));
+  CHECK(c.shutdown_grace == absl::Seconds(3));
+  CHECK(c.backend_config.run_dir == "/run/z");
+  CHECK(c.backend_config.registries.ca_file == "/etc/z/ca.pem");
+  CHECK(c.backend_config.registries.credentials_file == "/etc/z/auth.json");
+  CHECK(c.backend_config.registries.max_parallel_downloads == 4);
+  CHECK(c.backend_config.log_max_files == 2);
+  CHECK(c.backend_config.exec_max_output == 1ull << 20);
   CHECK(c.backend_config.data_dir == "/srv/z");
   CHECK(c.backend_config.oci_runtime == "runc");
   CHECK(c.backend_config.cgroup_parent == "/zl");
@@ -107,5 +117,118 @@ TEST_CASE("--help documents every flag", "[unit]") {
                            "--insecure-registry", "--log-level"}) {
     INFO(flag);
     CHECK(usage.find(flag) != std::string::npos);
+  }
+}
+
+TEST_CASE("config values are checked, with the position of each bad one", "[unit]") {
+  struct Case {
+    const char* text;
+    const char* error;
+  };
+  const Case cases[] = {
+      {"listen:\n  socket: relative.sock\n", "f.yaml:2:11: listen.socket: expected an absolute path"},
+      {"listen:\n  socket_group: no-such-group-zl\n",
+       "f.yaml:2:17: listen.socket_group: group 'no-such-group-zl' does not exist"},
+      {"listen:\n  tcp: \"host:99999\"\n", "f.yaml:2:8: listen.tcp: expected HOST:PORT"},
+      {"listen:\n  tcp: \"[::1\"\n", "f.yaml:2:8: listen.tcp: expected HOST:PORT"},
+      {"oci:\n  runtime: bin/runc\n", "f.yaml:2:12: oci.runtime: a runtime path must be absolute"},
+      {"registries:\n  insecure: [\"a/b\"]\n", "f.yaml:2:14: registries.insecure: expected HOST"},
+      {"registries:\n  insecure: reg.local\n", "f.yaml:2:13: registries.insecure: expected a list"},
+      {"limits:\n  queue_stall_timeout: 1ms\n",
+       "f.yaml:2:24: limits.queue_stall_timeout: expected a duration such as 30s or 5m, at least 1s"},
+      {"limits:\n  shutdown_grace: -1s\n", "f.yaml:2:19: limits.shutdown_grace: expected a duration"},
+      {"limits:\n  log_max_size: 0\n", "f.yaml:2:17: limits.log_max_size: expected a size"},
+      {"log_level: loud\n", "f.yaml:1:12: log_level: expected trace, debug"},
+      {"listen:\n  tcp: a:1\n  tcp: b:2\n", "f.yaml:3:3: listen.tcp: duplicate key"},
+      {"- a\n- b\n", "f.yaml:1:1: the top level must be a mapping"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    AgentConfig config;
+    auto s = LoadConfigText(c.text, "f.yaml", &config);
+    REQUIRE(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(std::string(s.message()).find(c.error) != std::string::npos);
+  }
+}
+
+TEST_CASE("good values of each checked kind are accepted", "[unit]") {
+  AgentConfig c;
+  const char* text = R"(listen:
+  socket: /run/zlayer/agentd.sock
+  socket_group: "0"
+  tcp: "[::1]:7443"
+oci:
+  runtime: crun
+registries:
+  insecure: [reg.local, "reg.local:5000", "[fd00::1]:5000"]
+limits:
+  queue_stall_timeout: 1h30m
+  shutdown_grace: 0s
+)";
+  auto s = LoadConfigText(text, "f.yaml", &c);
+  INFO(s.message());
+  REQUIRE(s.ok());
+  CHECK(c.socket_group == "0");
+  CHECK(c.tcp_address == "[::1]:7443");
+  CHECK(c.backend_config.oci_runtime == "crun");
+  CHECK(c.backend_config.registries.insecure.size() == 3);
+  CHECK(c.queue_stall_timeout == absl::Minutes(90));
+  CHECK(c.shutdown_grace == absl::ZeroDuration());
+}
+
+TEST_CASE("the effective config prints as YAML that reads back identically", "[unit]") {
+  AgentConfig c;
+  REQUIRE(LoadConfigText("listen:\n  socket_mode: \"0600\"\n  tcp: 127.0.0.1:0\n"
+                         "registries:\n  insecure: [a.local]\n  ca_file: /etc/ca.pem\n"
+                         "limits:\n  queue_stall_timeout: 2m\n",
+                         "f.yaml", &c)
+              .ok());
+  const std::string yaml = zlayer::agentd::ConfigToYaml(c);
+  CHECK(yaml.find("socket_mode: \"0600\"") != std::string::npos);
+  AgentConfig back;
+  auto s = LoadConfigText(yaml, "printed", &back);
+  INFO(yaml << s.message());
+  REQUIRE(s.ok());
+  CHECK(zlayer::agentd::ConfigToYaml(back) == yaml);
+  CHECK(zlayer::agentd::RestartRequiredChanges(c, back).empty());
+}
+
+TEST_CASE("a reload names the settings that need a restart", "[unit]") {
+  AgentConfig before, after;
+  after.log_level = "debug";  // live
+  CHECK(zlayer::agentd::RestartRequiredChanges(before, after).empty());
+  after.work_threads = 2;
+  after.backend_config.registries.insecure = {"r:5000"};
+  after.socket_mode = 0600;
+  CHECK(zlayer::agentd::RestartRequiredChanges(before, after) ==
+        std::vector<std::string>{"listen.socket_mode", "registries.insecure",
+                                 "limits.work_threads"});
+}
+
+TEST_CASE("--check-config is a switch and flags are checked like file values", "[unit]") {
+  std::vector<std::string> args = {"zlayer-agentd", "--check-config", "--tcp", "[::]:7443",
+                                   "--socket-group", "root", "--work-threads", "3"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  AgentConfig c;
+  auto r = ParseFlags(static_cast<int>(argv.size()), argv.data(), &c);
+  REQUIRE(r.ok());
+  CHECK(r->check_config);
+  CHECK_FALSE(r->exit);
+  CHECK(c.work_threads == 3);
+  for (std::vector<std::string> bad :
+       {std::vector<std::string>{"zlayer-agentd", "--tcp", "7443"},
+        {"zlayer-agentd", "--socket", "rel.sock"},
+        {"zlayer-agentd", "--socket-group", "no-such-group-zl"},
+        {"zlayer-agentd", "--insecure-registry", "https://r"},
+        {"zlayer-agentd", "--runtime", "./runc"},
+        {"zlayer-agentd", "--work-threads", "0"},
+        {"zlayer-agentd", "--run-dir", "run"}}) {
+    std::vector<char*> v;
+    for (auto& a : bad) v.push_back(a.data());
+    AgentConfig fresh;
+    INFO(bad[1]);
+    CHECK(ParseFlags(static_cast<int>(v.size()), v.data(), &fresh).status().code() ==
+          absl::StatusCode::kInvalidArgument);
   }
 }
