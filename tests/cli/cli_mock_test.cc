@@ -1,6 +1,9 @@
 // zlayerctl, the real binary, against a real zlayer-agentd on the mock backend: from
 // apply to down, checking output and exit codes as scripts would.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <catch2/catch.hpp>
 
@@ -9,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "base/fs_util.h"
+#include "base/unique_fd.h"
 #include "cli_runner.h"
 #include "nlohmann/json.hpp"
 #include "support/agent_process.h"
@@ -35,6 +39,19 @@ void CheckFails(const CliResult& r, const std::string& code) {
   CHECK(r.code == 1);
   CHECK(absl::StartsWith(r.err, "zlayerctl: " + code + ": "));
   CHECK(Lines(r.err).size() == 1);
+}
+
+// A loopback port nobody listens on right now (the kernel's pick for port 0).
+int FreeTcpPort() {
+  base::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(fd);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  return ntohs(addr.sin_port);
 }
 
 std::string Address(const AgentProcess& agent) { return "unix://" + agent.socket_path(); }
@@ -356,18 +373,10 @@ TEST_CASE("image commands against the mock", "[integration][cli]") {
 
 TEST_CASE("addresses: --address forms, $ZLAYER_ADDRESS, and an agent that is not there",
           "[integration][cli]") {
+  const std::string port = std::to_string(FreeTcpPort());
   AgentOptions options;
-  options.extra_args = {"--tcp", "127.0.0.1:0"};
+  options.extra_args = {"--tcp", "127.0.0.1:" + port};
   AgentProcess agent(options);
-  // The agent logs the port it was given: "tcp=127.0.0.1:0 (port N)".
-  std::string port;
-  REQUIRE(WaitFor([&] {
-    const std::string log = agent.Log();
-    const size_t at = log.find("(port ");
-    if (at == std::string::npos) return false;
-    port = log.substr(at + 6, log.find(')', at) - at - 6);
-    return true;
-  }));
   CHECK(Cli("127.0.0.1:" + port).Run({"ps"}).code == 0);
   CHECK(Cli("tcp://127.0.0.1:" + port).Run({"ps"}).code == 0);
   CHECK(Cli(agent.socket_path()).Run({"ps"}).code == 0);  // a bare path is a unix socket
