@@ -59,6 +59,23 @@ std::string BuildBusyboxImage(const std::string& dir) {
   return tar;
 }
 
+// Containers outlive the agent by design, so a test that fails half-way would leave
+// them (and their overlay mounts) behind: remove whatever is left, pass or fail.
+class RemoveAllContainers {
+ public:
+  explicit RemoveAllContainers(const Cli& cli) : cli_(cli) {}
+  ~RemoveAllContainers() {
+    auto names = cli_.TryRun({"ps", "-a", "-q"});
+    if (!names) return;
+    for (absl::string_view name : absl::StrSplit(names->out, '\n', absl::SkipEmpty())) {
+      cli_.TryRun({"rm", "-f", std::string(name)});
+    }
+  }
+
+ private:
+  const Cli& cli_;
+};
+
 // Why this machine cannot run the OCI cases, or empty when it can.
 std::string Unavailable() {
   if (!IsRoot()) return "not root";
@@ -85,6 +102,7 @@ TEST_CASE("zlayerctl runs real containers on the OCI backend", "[integration][cl
     return;
   }
   Cli cli("unix://" + agent->socket_path());
+  RemoveAllContainers cleanup(cli);  // destroyed before the agent stops
   auto dir = MakeTempDir();
   // Named as deploy/examples/busybox-job.yaml expects it.
   CliResult r = cli.Run({"import", BuildBusyboxImage(dir.path()), "busybox:latest"});

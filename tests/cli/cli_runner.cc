@@ -44,6 +44,19 @@ CliResult Cli::Run(const std::vector<std::string>& args, absl::Duration timeout,
   return CliResult{result->status.code, result->out, result->err};
 }
 
+std::optional<CliResult> Cli::TryRun(const std::vector<std::string>& args) const noexcept {
+  try {
+    base::RunOptions options;
+    options.argv = Argv(args);
+    options.env = kEnv;
+    auto result = base::RunCommand(options);
+    if (!result.ok()) return std::nullopt;
+    return CliResult{result->status.code, result->out, result->err};
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
 Cli::Background Cli::Start(const std::vector<std::string>& args) const {
   base::TempDir dir = MakeTempDir("zt-cli-");
   base::UniqueFd out(::open((dir.path() + "/out").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));

@@ -29,6 +29,9 @@ class Cli {
   CliResult Run(const std::vector<std::string>& args, absl::Duration timeout = absl::Seconds(30),
                 const std::vector<std::string>& extra_env = {}) const;
 
+  // Like Run, for cleanup paths: asserts nothing, nullopt when it could not run.
+  std::optional<CliResult> TryRun(const std::vector<std::string>& args) const noexcept;
+
   // A zlayerctl left running (logs -f, stats, a foreground run), its output going to
   // files that the test polls.
   class Background {
