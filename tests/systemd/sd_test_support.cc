@@ -169,17 +169,26 @@ LaunchedProcess::LaunchedProcess(const LaunchOptions& options) {
     if (::fstat(options.output_fd, &st) != 0) throw std::runtime_error("fstat output");
     env.push_back(absl::StrCat("JOURNAL_STREAM=", st.st_dev, ":", st.st_ino));
   }
-  // "WATCHDOG_PID=" followed by room for the digits, filled in by the child.
+  // "WATCHDOG_PID=" and "LISTEN_PID=" followed by room for the digits, filled in
+  // by the child.
   std::string watchdog_pid = "WATCHDOG_PID=" + std::string(20, '\0');
+  std::string listen_pid = "LISTEN_PID=" + std::string(20, '\0');
+  std::string listen_fds = "LISTEN_FDS=1";
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());
   if (options.watchdog_pid_self) envp.push_back(watchdog_pid.data());
+  if (options.listen_fd >= 0) {
+    envp.push_back(listen_fds.data());
+    envp.push_back(listen_pid.data());
+  }
   envp.push_back(nullptr);
+  const int listen_fd = options.listen_fd;
   std::vector<std::string> argv_copy = options.argv;
   std::vector<char*> argv;
   for (auto& a : argv_copy) argv.push_back(a.data());
   argv.push_back(nullptr);
   char* pid_digits = watchdog_pid.data() + std::strlen("WATCHDOG_PID=");
+  char* listen_pid_digits = listen_pid.data() + std::strlen("LISTEN_PID=");
   const std::string bind_source = options.private_run_systemd;
   const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   const int out_fd = options.output_fd >= 0 ? options.output_fd : null_fd;
@@ -198,12 +207,24 @@ LaunchedProcess::LaunchedProcess(const LaunchOptions& options) {
     char digits[20];
     int n = 0;
     for (pid_t p = ::getpid(); p > 0; p /= 10) digits[n++] = static_cast<char>('0' + p % 10);
-    for (int i = 0; i < n; ++i) pid_digits[i] = digits[n - 1 - i];
+    for (int i = 0; i < n; ++i) {
+      pid_digits[i] = digits[n - 1 - i];
+      listen_pid_digits[i] = digits[n - 1 - i];
+    }
     pid_digits[n] = '\0';
+    listen_pid_digits[n] = '\0';
     ::dup2(null_fd, 0);
     ::dup2(out_fd, 1);
     ::dup2(out_fd, 2);
-    ::close_range(3, ~0U, 0);
+    if (listen_fd >= 0) {
+      // dup2 onto itself keeps FD_CLOEXEC; clear it explicitly then.
+      if (listen_fd == 3) {
+        ::fcntl(3, F_SETFD, 0);
+      } else {
+        ::dup2(listen_fd, 3);
+      }
+    }
+    ::close_range(listen_fd >= 0 ? 4 : 3, ~0U, 0);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

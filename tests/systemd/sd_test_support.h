@@ -83,6 +83,10 @@ struct LaunchOptions {
   std::vector<std::string> env;
   // Sets WATCHDOG_PID to the child's own pid, as systemd does.
   bool watchdog_pid_self = false;
+  // A listening socket passed as fd 3 with LISTEN_FDS=1 and LISTEN_PID=<the
+  // child's pid>: socket activation as a .socket unit does it, with the test
+  // holding the socket across restarts of the agent.
+  int listen_fd = -1;
   // Where stdout and stderr go (-1: /dev/null).
   int output_fd = -1;
   // Sets JOURNAL_STREAM to the device and inode of `output_fd`, as systemd does

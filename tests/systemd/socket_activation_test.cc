@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/process.h"
+#include "base/unique_fd.h"
 #include "sd_test_support.h"
 #include "support/agent_process.h"
 #include "support/test_support.h"
@@ -208,4 +209,59 @@ TEST_CASE("socket activation: LISTEN_FDS for another pid is ignored", "[integrat
   REQUIRE(::stat(agent.socket_path().c_str(), &st) == 0);
   CHECK(S_ISSOCK(st.st_mode));
   CHECK(agent.Log().find("socket activation") == std::string::npos);
+}
+
+TEST_CASE("socket activation: connections made while the agent restarts wait and are served",
+          "[integration][systemd]") {
+  // The test plays the .socket unit: it owns the listening socket and passes it
+  // to each agent it starts, as systemd does across `systemctl restart`.
+  auto dir = MakeTempDir("zt-sda-");
+  const std::string path = dir.path() + "/api.sock";
+  zlayer::base::UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(listener);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(listener.get(), 128) == 0);
+  NotifySocket notify(dir.path() + "/notify");
+  OutputCollector output;
+  auto launch_agent = [&] {
+    LaunchOptions launch;
+    launch.argv = {AgentdBin(), "--backend", "mock", "--data-dir", dir.path() + "/data",
+                   "--run-dir", dir.path() + "/run", "--log-level", "debug"};
+    launch.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                  notify.Env()};
+    launch.listen_fd = listener.get();
+    launch.output_fd = output.write_fd();
+    return std::make_unique<LaunchedProcess>(launch);
+  };
+
+  auto first = launch_agent();
+  REQUIRE(notify.WaitFor("READY", "1", absl::Seconds(20)));
+  auto channel = grpc::CreateChannel("unix:" + path, grpc::InsecureChannelCredentials());
+  pb::GetAgentInfoResponse before;
+  REQUIRE(pb::RuntimeService::NewStub(channel)->GetAgentInfo(Ctx().get(), {}, &before).ok());
+  CHECK(first->Stop() == 0);
+  REQUIRE(notify.WaitFor("STOPPING", "1", absl::Seconds(1)));
+  INFO(output.Text());
+
+  // No agent runs now. A client connects and sends its call; the kernel queues
+  // the connection on the socket the agent left open.
+  auto queued = grpc::CreateInsecureChannelFromFd("restart", ConnectUnix(path));
+  GenericCalls waiting(queued, "/grpc.health.v1.Health/Check", "", 1, absl::Seconds(30));
+  CHECK_FALSE(waiting.WaitAll(absl::Milliseconds(300)));  // nobody to answer yet
+
+  auto second = launch_agent();
+  auto ready = notify.WaitFor("READY", "1", absl::Seconds(20));
+  REQUIRE(ready);
+  CHECK(absl::StrContains(ready->Get("STATUS"), "serving " + path + " (socket activation)"));
+  REQUIRE(waiting.WaitAll(absl::Seconds(20)));
+  CHECK(waiting.Results()[0].code == 0);
+  // It is the new agent that answered.
+  pb::GetAgentInfoResponse after;
+  REQUIRE(pb::RuntimeService::NewStub(queued)->GetAgentInfo(Ctx().get(), {}, &after).ok());
+  CHECK(after.started_at().seconds() * 1'000'000'000LL + after.started_at().nanos() >
+        before.started_at().seconds() * 1'000'000'000LL + before.started_at().nanos());
+  CHECK(second->Stop() == 0);
 }
