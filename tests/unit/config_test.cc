@@ -205,7 +205,7 @@ TEST_CASE("a reload names the settings that need a restart", "[unit]") {
                                  "limits.work_threads"});
 }
 
-TEST_CASE("--check-config is a switch and flags are checked like file values", "[unit]") {
+TEST_CASE("flags: --check-config is a switch; values are checked as in the file", "[unit]") {
   std::vector<std::string> args = {"zlayer-agentd", "--check-config", "--tcp", "[::]:7443",
                                    "--socket-group", "root", "--work-threads", "3"};
   std::vector<char*> argv;
