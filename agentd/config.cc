@@ -33,7 +33,7 @@ bool ParseByteSize(absl::string_view text, uint64_t* out) {
   for (const auto& u : kUnits) {
     if (absl::ConsumeSuffix(&text, u.suffix)) {
       uint64_t n;
-      if (!absl::SimpleAtoi(text, &n)) return false;
+      if (!absl::SimpleAtoi(text, &n) || n > UINT64_MAX / u.factor) return false;
       *out = n * u.factor;
       return true;
     }
@@ -428,6 +428,16 @@ const std::vector<Flag>& Flags() {
   return *flags;
 }
 
+// The inverse of ParseByteSize, in the largest binary unit that is exact.
+std::string ByteSize(uint64_t bytes) {
+  for (const auto& [suffix, shift] : {std::pair<const char*, int>{"Ti", 40}, {"Gi", 30},
+                                      {"Mi", 20}, {"Ki", 10}}) {
+    const uint64_t unit = 1ull << shift;
+    if (bytes >= unit && bytes % unit == 0) return absl::StrCat(bytes / unit, suffix);
+  }
+  return absl::StrCat(bytes);
+}
+
 std::string Octal(unsigned mode) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "%04o", mode);
@@ -621,16 +631,16 @@ std::string ConfigToYaml(const AgentConfig& c) {
   }
   out << YAML::Key << "max_parallel_downloads" << YAML::Value
       << b.registries.max_parallel_downloads;
-  out << YAML::Key << "max_layer_size" << YAML::Value << b.registries.max_layer_bytes;
+  out << YAML::Key << "max_layer_size" << YAML::Value << ByteSize(b.registries.max_layer_bytes);
   out << YAML::EndMap;
   out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "work_threads" << YAML::Value << c.work_threads;
   out << YAML::Key << "queue_stall_timeout" << YAML::Value
       << absl::FormatDuration(c.queue_stall_timeout);
   out << YAML::Key << "shutdown_grace" << YAML::Value << absl::FormatDuration(c.shutdown_grace);
-  out << YAML::Key << "log_max_size" << YAML::Value << b.log_max_bytes;
+  out << YAML::Key << "log_max_size" << YAML::Value << ByteSize(b.log_max_bytes);
   out << YAML::Key << "log_max_files" << YAML::Value << b.log_max_files;
-  out << YAML::Key << "exec_max_output" << YAML::Value << b.exec_max_output;
+  out << YAML::Key << "exec_max_output" << YAML::Value << ByteSize(b.exec_max_output);
   out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";

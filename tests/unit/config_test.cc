@@ -138,6 +138,7 @@ TEST_CASE("config values are checked, with the position of each bad one", "[unit
        "f.yaml:2:24: limits.queue_stall_timeout: expected a duration such as 30s or 5m, at least 1s"},
       {"limits:\n  shutdown_grace: -1s\n", "f.yaml:2:19: limits.shutdown_grace: expected a duration"},
       {"limits:\n  log_max_size: 0\n", "f.yaml:2:17: limits.log_max_size: expected a size"},
+      {"limits:\n  log_max_size: 99999999Ti\n", "f.yaml:2:17: limits.log_max_size: expected a size"},
       {"log_level: loud\n", "f.yaml:1:12: log_level: expected trace, debug"},
       {"listen:\n  tcp: a:1\n  tcp: b:2\n", "f.yaml:3:3: listen.tcp: duplicate key"},
       {"- a\n- b\n", "f.yaml:1:1: the top level must be a mapping"},
