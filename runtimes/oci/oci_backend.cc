@@ -49,8 +49,9 @@ std::string DefaultMonitorPath() {
 OciBackend::OciBackend(runtimes::BackendConfig config) : config_(std::move(config)) {}
 
 OciBackend::~OciBackend() {
-  // Stop the event loop before anything its callbacks use goes away. Containers
-  // keep running: their monitors do not depend on us.
+  // Stop the event loop and the health checks before anything their callbacks use
+  // goes away. Containers keep running: their monitors do not depend on us.
+  health_.reset();
   log_notifier_.reset();
   loop_.reset();
 }
@@ -123,6 +124,7 @@ absl::Status OciBackend::Init() {
   auto notifier = LogNotifier::Create(loop_.get());
   if (!notifier.ok()) return notifier.status();
   log_notifier_ = std::move(*notifier);
+  health_ = std::make_unique<HealthChecker>();
 
   return Recover();
 }
@@ -280,6 +282,10 @@ absl::StatusOr<runtimes::ContainerInspectDetails> OciBackend::InspectDetailed(
     d.ports.push_back(p);
   }
   if ((*c)->outcome) d.exit_code = (*c)->outcome->exit_code;
+  if ((*c)->record.spec.health &&
+      (*c)->record.spec.health->check != runtimes::HealthSpec::Check::kNone) {
+    d.health = health_->Get((*c)->name).value_or(runtimes::HealthDetail{});
+  }
   return d;
 }
 
@@ -358,6 +364,38 @@ absl::StatusOr<int> OciBackend::WaitContainer(const ContainerId& id) {
 absl::StatusOr<std::unique_ptr<runtimes::Subscription>> OciBackend::Watch(
     const ContainerId& id, runtimes::WatchFn on_event) {
   return bus_.Subscribe(id, std::move(on_event));
+}
+
+void OciBackend::StartHealth(const std::shared_ptr<Container>& c) {
+  std::optional<runtimes::HealthSpec> spec;
+  pid_t pid = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    spec = c->record.spec.health;
+    if (c->init_pid) pid = static_cast<pid_t>(*c->init_pid);
+  }
+  if (!spec || spec->check == runtimes::HealthSpec::Check::kNone || pid <= 0) return;
+  const runtimes::ContainerId id = c->id;
+  const std::string monitor = monitor_path_;
+  auto probe = [this, id, pid, monitor](const runtimes::HealthSpec& h) -> HealthProbeResult {
+    const absl::Duration timeout = h.timeout > absl::ZeroDuration() ? h.timeout : absl::Seconds(30);
+    if (h.check == runtimes::HealthSpec::Check::kCommand) {
+      runtimes::ExecRequest req;
+      req.id = id;
+      req.command = h.command;
+      req.timeout = timeout;
+      auto r = Exec(req);
+      if (!r.ok()) return {false, std::string(r.status().message())};
+      return {r->exit_code == 0, r->stdout_data + r->stderr_data};
+    }
+    base::RunOptions run;
+    run.argv = ProbeCommand(monitor, pid, h);
+    run.timeout = timeout + absl::Seconds(2);
+    auto r = base::RunCommand(run);
+    if (!r.ok()) return {false, std::string(r.status().message())};
+    return {r->ok(), r->out + r->err};
+  };
+  health_->Start(c->name, *spec, std::move(probe), nullptr);
 }
 
 void RegisterOciBackend(runtimes::BackendRegistry* registry) {

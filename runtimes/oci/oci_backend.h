@@ -23,6 +23,7 @@
 #include "runtimes/backend_config.h"
 #include "runtimes/backend_registry.h"
 #include "runtimes/oci/container_record.h"
+#include "runtimes/oci/health.h"
 #include "runtimes/oci/log_files.h"
 #include "runtimes/oci/runtime_cli.h"
 #include "runtimes/runtime.h"
@@ -116,6 +117,8 @@ class OciBackend final : public runtimes::Runtime {
   // Waits until the container is no longer running; false on timeout.
   bool AwaitExit(Container& c, absl::Duration timeout);
   void Publish(Container& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts the spec's health check for a running container (no-op without one).
+  void StartHealth(const std::shared_ptr<Container>& c);
 
   absl::StatusOr<std::shared_ptr<Container>> Find(const runtimes::ContainerId& id) const;
   runtimes::ContainerRecord ToRecord(const Container& c) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -133,6 +136,7 @@ class OciBackend final : public runtimes::Runtime {
   base::UniqueFd inotify_;
   base::EventLoop::Handle inotify_handle_ = 0;
   std::unique_ptr<LogNotifier> log_notifier_;
+  std::unique_ptr<HealthChecker> health_;
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<runtimes::ContainerId, std::shared_ptr<Container>> containers_

@@ -59,9 +59,8 @@ absl::Status OciBackend::CreateContainer(const ContainerId& id, const runtimes::
   auto log = base::Logger("oci");
   if (auto s = runtimes::ValidateContainerId(id); !s.ok()) return s;
   if (auto s = ValidateSpec(spec); !s.ok()) return s;
-  if (spec.health && spec.health->check != runtimes::HealthSpec::Check::kNone) {
-    return base::InvalidSpec(
-        "spec.health: health checks are not supported by the oci backend yet; remove them");
+  if (spec.health) {
+    if (auto s = ValidateHealth(*spec.health); !s.ok()) return s;
   }
   auto c = std::make_shared<Container>();
   c->id = id;
@@ -269,6 +268,7 @@ absl::Status OciBackend::StartContainer(const ContainerId& id) {
   }
   log->info("container started container_id={} service={} deployment={} pid={} monitor_pid={}",
             c->name, id.service, record.deployment, init_pid, monitor_pid);
+  StartHealth(c);
   // It may already have ended while we were publishing Running.
   CheckExit(c);
   return absl::OkStatus();
@@ -384,6 +384,7 @@ void OciBackend::CheckExit(const std::shared_ptr<Container>& c) {
     c->stats.reset();
     Publish(*c);
   }
+  health_->Stop(c->name);
   auto log = base::Logger("oci");
   log->info("container exited container_id={} service={} exit_code={} reason={}{}", c->name,
             c->id.service, record->exit_code, runtimes::WaitReasonName(record->ToOutcome().reason),
@@ -417,6 +418,7 @@ void OciBackend::OnMonitorGone(const std::shared_ptr<Container>& c) {
     }
   }
   if (handle) loop_->Remove(handle);  // we are on the loop thread: no wait
+  health_->Stop(c->name);
   if (lost) {
     base::Logger("oci")->error("container monitor died container_id={} monitor_pid={}", c->name,
                                monitor);
@@ -574,6 +576,7 @@ absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
     return base::Annotate(s, absl::StrCat("remove container ", c->name));
   }
   (void)images_->RemoveUser(c->name);
+  health_->Stop(c->name);
   {
     absl::MutexLock lock(&mu_);
     c->removed = true;

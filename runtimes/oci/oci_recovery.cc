@@ -118,6 +118,7 @@ void OciBackend::RecoverOne(const std::string& name) {
     absl::MutexLock lock(&mu_);
     Publish(*c);
   }
+  if (c->state.phase == ContainerState::Phase::kRunning) StartHealth(c);
   // The container may have ended between our reads.
   CheckExit(c);
   log->info("recovered container container_id={} service={} state={}", name, c->id.service,

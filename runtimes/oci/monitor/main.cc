@@ -32,6 +32,7 @@
 #include "cgroups/locate.h"
 #include "cgroups/oom.h"
 #include "runtimes/oci/monitor/log_writer.h"
+#include "runtimes/oci/monitor/probe.h"
 
 extern char** environ;
 
@@ -467,6 +468,7 @@ int RunExec(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "exec") return zlayer::monitor::RunExec(argc, argv);
+  if (argc > 1 && std::string(argv[1]) == "probe") return zlayer::monitor::RunProbe(argc, argv);
   zlayer::monitor::Options options;
   if (!zlayer::monitor::ParseOptions(argc, argv, &options)) {
     fprintf(stderr,
