@@ -238,14 +238,13 @@ absl::Status OciBackend::StartContainer(const ContainerId& id) {
     return launched;
   }
 
-  base::UniqueFd pidfd(base::PidfdOpen(monitor_pid));
   const absl::Time started = base::NowRealtime();
   ContainerRecordFile record;
   {
     absl::MutexLock lock(&mu_);
     c->monitor_pid = monitor_pid;
     c->init_pid = static_cast<uint32_t>(init_pid);
-    c->init_start_ticks = ProcessStartTicks(init_pid);
+    c->init_start_ticks = 0;
     c->record.started_at = started;
     c->outcome.reset();
     c->stats.reset();
@@ -254,14 +253,11 @@ absl::Status OciBackend::StartContainer(const ContainerId& id) {
     Publish(*c);
     record = c->record;
   }
-  if (pidfd) {
-    std::weak_ptr<Container> weak = c;
-    auto handle = loop_->Add(pidfd.get(), EPOLLIN, [this, weak](uint32_t) {
-      if (auto locked = weak.lock()) OnMonitorGone(locked);
-    });
-    absl::MutexLock lock(&mu_);
-    c->monitor_pidfd = std::move(pidfd);
-    if (handle.ok()) c->monitor_handle = *handle;
+  // Watch the monitor through a pidfd checked against the start time it recorded:
+  // if it has already finished (a container that ends at once), the pid might be
+  // reused, and the exit record tells the story anyway.
+  if (auto m = ReadMonitorRecord(c->StateDir() + "/monitor.json"); m.ok()) {
+    (void)AdoptMonitor(c, *m);
   }
   if (auto s = WriteRecord(c->RecordPath(), record); !s.ok()) {
     log->warn("could not persist start container_id={} error={}", c->name, s.message());

@@ -155,6 +155,6 @@ TEST_CASE("exec: streaming chunks as produced, then exactly one exit", "[root][o
     CHECK(WaitFor([&] {
       auto ps = env.Exec(id, {"sh", "-c", "ps -o args | grep -v grep | grep -c 'sleep 700' || true"});
       return ps.stdout() == "0\n";
-    }, absl::Seconds(10), absl::Milliseconds(100)));
+    }, absl::Seconds(30), absl::Milliseconds(100)));
   }
 }
