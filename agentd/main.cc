@@ -133,7 +133,6 @@ int Run(int argc, char** argv) {
   const std::string api_socket =
       activated && !sd->listen_path.empty() ? sd->listen_path : config.socket_path;
 
-  config.backend_config.agent_socket = api_socket;
   NotifyStatus(absl::StrCat("starting: backend=", config.backend, "; recovering state from ",
                             config.backend_config.data_dir));
   runtimes::BackendRegistry registry;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "runtimes/container_auth.h"
 
 namespace zlayer::runtimes {
 
@@ -41,11 +42,8 @@ struct BackendConfig {
   int log_max_files = 3;
   // Exec output kept per stream for buffered exec.
   uint64_t exec_max_output = 16ull << 20;
-  // The agent's own socket, mounted into containers with a scoped token.
-  std::string agent_socket;
-  std::string api_url;
-  // Lifetime of the per-container token (renewed on each start).
-  absl::Duration token_ttl = absl::Hours(1);
+  // Call-back credentials injected into every container (off unless configured).
+  ContainerAuthConfig container_auth;
 };
 
 }  // namespace zlayer::runtimes

@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "base/errors.h"
 #include "base/fs_util.h"
+#include "base/logging.h"
 #include "runtimes/signals.h"
 
 namespace zlayer::oci {
@@ -289,6 +290,25 @@ absl::StatusOr<std::vector<std::string>> Capabilities(const runtimes::ServiceSpe
 }
 
 }  // namespace
+
+absl::Status AddContainerAuth(const runtimes::ContainerAuthContext& auth,
+                              const runtimes::ContainerId& id, BundleInputs* inputs) {
+  auto token = runtimes::MintContainerToken(auth, id, absl::Now());
+  if (!token.ok()) return token.status();
+  inputs->extra_env.push_back(absl::StrCat(runtimes::kApiUrlEnv, "=", auth.api_url));
+  inputs->extra_env.push_back(absl::StrCat(runtimes::kTokenEnv, "=", *token));
+  if (auth.socket_path.empty()) return absl::OkStatus();
+  struct stat st;
+  if (::stat(auth.socket_path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    base::Logger("oci")->warn(
+        "container_auth.socket_path {} is not a socket yet; container_id={} gets {} only",
+        auth.socket_path, id.ToString(), runtimes::kApiUrlEnv);
+    return absl::OkStatus();
+  }
+  inputs->extra_env.push_back(absl::StrCat(runtimes::kSocketEnv, "=", auth.socket_path));
+  inputs->extra_binds.push_back({auth.socket_path, auth.socket_path, false});
+  return absl::OkStatus();
+}
 
 absl::StatusOr<json> BuildConfig(const images::ImageConfig& image,
                                  const runtimes::ServiceSpec& spec, const BundleInputs& in) {

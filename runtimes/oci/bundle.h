@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "images/manifest.h"
 #include "nlohmann/json.hpp"
+#include "runtimes/container_auth.h"
 #include "runtimes/oci/user_lookup.h"
 #include "runtimes/service_spec.h"
 
@@ -45,6 +46,13 @@ struct BundleInputs {
   };
   std::vector<Bind> extra_binds;
 };
+
+// Adds the container's call-back credentials: the API URL and a freshly minted
+// token as environment variables, and the API socket bind-mounted at the same path
+// when it exists (a missing socket is logged and skipped: the orchestrator may not
+// be up yet, and the URL still works).
+absl::Status AddContainerAuth(const runtimes::ContainerAuthContext& auth,
+                              const runtimes::ContainerId& id, BundleInputs* inputs);
 
 // The config, with the user resolved through the rootfs. Named volume directories
 // are created on the way.

@@ -95,6 +95,15 @@ absl::Status OciBackend::Init() {
         "monitor binary ", monitor_path_, " is missing; install zlayer-monitor or set --monitor"));
   }
 
+  if (config_.container_auth.enabled) {
+    auto auth = runtimes::LoadContainerAuth(config_.container_auth);
+    if (!auth.ok()) return auth.status();
+    container_auth_ = std::move(*auth);
+    log->info("container auth: api_url={} socket={} token_ttl={}", container_auth_->api_url,
+              container_auth_->socket_path.empty() ? "-" : container_auth_->socket_path,
+              absl::FormatDuration(container_auth_->token_ttl));
+  }
+
   images::StoreOptions store;
   store.root = config_.data_dir + "/images";
   store.registries = config_.registries;

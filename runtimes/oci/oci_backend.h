@@ -20,6 +20,7 @@
 #include "cgroups/layout.h"
 #include "cgroups/stats_reader.h"
 #include "images/image_store.h"
+#include "runtimes/container_auth.h"
 #include "runtimes/backend_config.h"
 #include "runtimes/backend_registry.h"
 #include "runtimes/oci/container_record.h"
@@ -131,6 +132,8 @@ class OciBackend final : public runtimes::Runtime {
   std::unique_ptr<base::EventLoop> loop_;
   std::optional<cgroups::HostLayout> layout_;
   std::string monitor_path_;
+  // Set when container_auth is configured: every new container gets a token.
+  std::optional<runtimes::ContainerAuthContext> container_auth_;
   // cgroup.procs files a monitor writes itself into (one per hierarchy).
   std::vector<std::string> monitor_cgroup_procs_;
   base::UniqueFd inotify_;

@@ -138,6 +138,9 @@ absl::Status OciBackend::CreateContainer(const ContainerId& id, const runtimes::
   inputs.rootfs = c->Rootfs();
   inputs.cgroups_path = absl::StrCat(config_.cgroup_parent, "/", c->name);
   inputs.volumes_dir = config_.data_dir + "/volumes";
+  if (container_auth_) {
+    if (auto s = AddContainerAuth(*container_auth_, id, &inputs); !s.ok()) return fail(s);
+  }
   auto config = BuildConfig(image->config, spec, inputs);
   if (!config.ok()) return fail(config.status());
   if (auto s = base::WriteFileAtomic(c->ConfigPath(), config->dump(2), 0600); !s.ok()) {

@@ -1,10 +1,17 @@
 // What a container sees: its command, env, user, workdir, resources, mounts, and
 // the hardening applied by default.
 #include <catch2/catch.hpp>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstdio>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/fs_util.h"
+#include "base/process.h"
+#include "base/unique_fd.h"
 #include "oci_env.h"
 #include "support/test_support.h"
 
@@ -161,4 +168,56 @@ TEST_CASE("hardening is visible inside the container", "[root][oci]") {
     vol2->set_target("/vol");
     CHECK(RunToCompletion(env, "vols", again) == "data\n");
   }
+}
+
+TEST_CASE("container_auth: each container gets the API URL, a signed token and the socket",
+          "[root][oci]") {
+  SKIP_UNLESS_CONTAINERS();
+  auto dir = zlayer::base::TempDir::Create();
+  REQUIRE(dir.ok());
+  const std::string secret_file = dir->path() + "/jwt", socket_path = dir->path() + "/api.sock",
+                    config_file = dir->path() + "/agentd.yaml";
+  REQUIRE(zlayer::base::WriteFileAtomic(secret_file, "e2e-secret\n", 0600).ok());
+  // Stands in for the orchestrator's API socket: only its presence matters here.
+  zlayer::base::UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path.c_str());
+  REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(listener.get(), 4) == 0);
+  REQUIRE(zlayer::base::WriteFileAtomic(
+              config_file,
+              absl::StrCat("container_auth:\n  api_url: http://127.0.0.1:3669\n"
+                           "  jwt_secret_file: ", secret_file, "\n  socket_path: ", socket_path,
+                           "\n  token_ttl: 1h\n"),
+              0644)
+              .ok());
+  OciEnv env({"--config", config_file});
+  const auto out = RunToCompletion(
+      env, "auth",
+      env.Shell("echo \"url=$ZLAYER_API_URL\"; echo \"token=$ZLAYER_TOKEN\"; "
+                "echo \"sock=$ZLAYER_SOCKET\"; test -S \"$ZLAYER_SOCKET\" && echo sock-ok"));
+  CHECK(out.find("url=http://127.0.0.1:3669\n") != std::string::npos);
+  CHECK(out.find(absl::StrCat("sock=", socket_path, "\n")) != std::string::npos);
+  CHECK(out.find("sock-ok") != std::string::npos);
+  const auto at = out.find("token=");
+  REQUIRE(at != std::string::npos);
+  const std::string token = out.substr(at + 6, out.find('\n', at) - at - 6);
+  // Checked by an independent implementation: Python's hmac over the signing input.
+  zlayer::base::RunOptions verify;
+  verify.argv = {"/usr/bin/python3", "-c",
+                 "import sys,hmac,hashlib,base64,json\n"
+                 "h,c,s=sys.argv[1].split('.')\n"
+                 "d=lambda x: base64.urlsafe_b64decode(x+'='*(-len(x)%4))\n"
+                 "ok=hmac.compare_digest(d(s),hmac.new(b'e2e-secret',(h+'.'+c).encode(),"
+                 "hashlib.sha256).digest())\n"
+                 "cl=json.loads(d(c))\n"
+                 "print(ok, json.loads(d(h))['alg'], cl['sub'], cl['iss'], cl['exp']-cl['iat'])\n",
+                 token};
+  auto verified = zlayer::base::RunCommand(verify);
+  REQUIRE(verified.ok());
+  INFO(verified->err);
+  INFO(verified->out);
+  CHECK(absl::StartsWith(verified->out, "True HS256 container:auth:auth-rep-"));
+  CHECK(absl::EndsWith(verified->out, " zlayer 3600\n"));
 }

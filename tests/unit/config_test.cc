@@ -233,3 +233,41 @@ TEST_CASE("flags: --check-config is a switch; values are checked as in the file"
           absl::StatusCode::kInvalidArgument);
   }
 }
+
+TEST_CASE("container_auth: present turns it on; URL and secret file are required", "[unit]") {
+  AgentConfig c;
+  REQUIRE(LoadConfigText("container_auth:\n  api_url: http://127.0.0.1:3669\n"
+                         "  jwt_secret_file: /etc/zlayer/jwt\n  socket_path: /run/zl/api.sock\n"
+                         "  token_ttl: 2h\n",
+                         "a.yaml", &c)
+              .ok());
+  const auto& a = c.backend_config.container_auth;
+  CHECK(a.enabled);
+  CHECK(a.api_url == "http://127.0.0.1:3669");
+  CHECK(a.jwt_secret_file == "/etc/zlayer/jwt");
+  CHECK(a.socket_path == "/run/zl/api.sock");
+  CHECK(a.token_ttl == absl::Hours(2));
+  // Printed with the secret's path only, and read back the same.
+  const std::string yaml = zlayer::agentd::ConfigToYaml(c);
+  CHECK(yaml.find("jwt_secret_file: /etc/zlayer/jwt") != std::string::npos);
+  AgentConfig back;
+  REQUIRE(LoadConfigText(yaml, "printed", &back).ok());
+  CHECK(zlayer::agentd::RestartRequiredChanges(c, back).empty());
+  CHECK(zlayer::agentd::RestartRequiredChanges(AgentConfig{}, c) ==
+        std::vector<std::string>{"container_auth"});
+
+  AgentConfig off;
+  CHECK_FALSE(off.backend_config.container_auth.enabled);
+
+  AgentConfig bad;
+  auto s = LoadConfigText("container_auth:\n  api_url: 127.0.0.1:3669\n  token_ttl: 5s\n",
+                          "b.yaml", &bad);
+  INFO(s.message());
+  CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(s.message().find("b.yaml:2:12: container_auth.api_url: expected an http:// or https:// "
+                         "URL") != std::string::npos);
+  CHECK(s.message().find("b.yaml:3:14: container_auth.token_ttl:") != std::string::npos);
+  CHECK(s.message().find("b.yaml:2:3: container_auth: missing jwt_secret_file") !=
+        std::string::npos);
+  CHECK_FALSE(bad.backend_config.container_auth.enabled);
+}
