@@ -19,7 +19,7 @@ share=$(mktemp -d /tmp/zcg-vm.XXXXXX)
 trap 'rm -rf "$share"' EXIT
 mkdir -p "$share/lib" "$share/src/tests/cgroups"
 bins=("$build/tests/cgroups/cgroups_tests" "$build/tests/cgroups/cgroups_live_tests"
-      "$build/tests/cgroups/cgroup_hog" "$build/cgroups/cgroup_stats_bench")
+      "$build/tests/cgroups/cgroup_hog" "$build/bench/cgroup_stats_bench")
 cp "${bins[@]}" "$share/"
 cp -a "$src/tests/cgroups/fixtures" "$share/src/tests/cgroups/"
 # Libraries the guest image lacks.

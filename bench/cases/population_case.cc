@@ -1,0 +1,218 @@
+// Populations of running containers (50, then 200, by default): memory of the
+// agent and its per-container monitors against containerd and its
+// per-container shims, and stats for the whole population.
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "bench/cases/cases.h"
+#include "bench/harness/procinfo.h"
+#include "cgroups/locate.h"
+#include "cgroups/stats_reader.h"
+
+namespace zlayer::bench {
+namespace {
+
+const std::vector<std::string> kSleeper = {"/bin/sleep", "1000000"};
+
+absl::StatusOr<pid_t> MonitorPid(Stub& stub, const pb::ContainerId& id) {
+  pb::InspectContainerRequest req;
+  *req.mutable_id() = id;
+  pb::ContainerInfo info;
+  if (auto s = FromGrpc(stub.InspectContainer(Deadline(absl::Seconds(10)).get(), req, &info),
+                        "InspectContainer");
+      !s.ok()) {
+    return s;
+  }
+  auto it = info.annotations().find("monitor_pid");
+  pid_t pid = 0;
+  if (it == info.annotations().end() || !absl::SimpleAtoi(it->second, &pid)) {
+    return absl::NotFoundError("no monitor_pid annotation");
+  }
+  return pid;
+}
+
+struct Mem {
+  std::vector<double> rss, pss;
+  double rss_total = 0, pss_total = 0;
+};
+
+Mem MemOf(const std::vector<pid_t>& pids) {
+  Mem m;
+  for (pid_t p : pids) {
+    auto r = ReadProcMem(p);
+    if (!r.ok()) continue;
+    m.rss.push_back(r->rss_mb);
+    m.pss.push_back(r->pss_mb);
+    m.rss_total += r->rss_mb;
+    m.pss_total += r->pss_mb;
+  }
+  return m;
+}
+
+Row& AddDistribution(Report& report, const std::string& c, const std::string& v,
+                     const std::vector<double>& values) {
+  Row r;
+  r.case_name = c;
+  r.variant = v;
+  r.unit = "MB";
+  r.summary = Summarize(values);
+  return report.Add(std::move(r));
+}
+
+}  // namespace
+
+absl::Status PopulationCase(BenchEnv& env, const CaseOptions& o, Report& report) {
+  const bool ctrd = env.has_containerd();
+  // Idle: nothing running, the image present (the agent's store is open).
+  absl::SleepFor(absl::Seconds(1));
+  auto agent_idle = ReadProcMem(env.agent_pid());
+  if (!agent_idle.ok()) return agent_idle.status();
+  Row& ai = report.AddValue("memory", "agentd idle RSS", "MB", agent_idle->rss_mb);
+  ai.max_value = 15;
+  if (ctrd) {
+    ai.compare.push_back({"containerd idle RSS"});
+    auto c = ReadProcMem(env.containerd_pid());
+    if (c.ok()) report.AddValue("memory", "containerd idle RSS", "MB", c->rss_mb);
+  }
+  report.AddValue("memory", "agentd idle threads", "threads", agent_idle->threads);
+
+  std::vector<pb::ContainerId> agent_ids;
+  std::vector<pid_t> monitors;
+  std::vector<std::string> ctr_ids;
+  auto teardown = [&] {
+    for (const auto& id : agent_ids) (void)Remove(env.stub(), id, true);
+    for (const auto& c : ctr_ids) {
+      (void)env.Ctr({"task", "rm", "-f", c});
+      (void)env.Ctr({"container", "rm", c});
+    }
+  };
+  absl::Status status;
+  std::vector<int> pops = o.populations;
+  std::sort(pops.begin(), pops.end());
+  for (int n : pops) {
+    if (Interrupted()) break;
+    const double t0 = NowMs();
+    while (static_cast<int>(agent_ids.size()) < n) {
+      const auto id = Id("pop", static_cast<uint32_t>(agent_ids.size()));
+      if (status = Create(env.stub(), id, Spec(env.image(), kSleeper)); !status.ok()) break;
+      agent_ids.push_back(id);
+      if (status = Start(env.stub(), id); !status.ok()) break;
+      auto m = MonitorPid(env.stub(), id);
+      if (!m.ok()) {
+        status = m.status();
+        break;
+      }
+      monitors.push_back(*m);
+    }
+    if (!status.ok()) break;
+    const double agent_start_s = (NowMs() - t0) / 1000;
+    absl::SleepFor(absl::Seconds(1));
+    const std::string sfx = absl::StrCat(", ", n, " running");
+    auto agent = ReadProcMem(env.agent_pid());
+    const Mem mon = MemOf(monitors);
+    if (agent.ok()) {
+      Row& r = report.AddValue("memory", "agentd RSS" + sfx, "MB", agent->rss_mb);
+      if (ctrd) r.compare.push_back({"containerd RSS" + sfx});
+      report.AddValue("memory", "agentd threads" + sfx, "threads", agent->threads);
+    }
+    Row& mr = AddDistribution(report, "memory", "monitor RSS" + sfx, mon.rss);
+    mr.max_value = 1.5;
+    if (ctrd) mr.compare.push_back({"shim RSS" + sfx});
+    Row& mp = AddDistribution(report, "memory", "monitor PSS" + sfx, mon.pss);
+    if (ctrd) mp.compare.push_back({"shim PSS" + sfx});
+    if (agent.ok()) {
+      Row& t = report.AddValue("memory", "agentd+monitors RSS" + sfx, "MB",
+                               agent->rss_mb + mon.rss_total);
+      if (ctrd) t.compare.push_back({"containerd+shims RSS" + sfx});
+    }
+
+    // Stats for the whole population, one call; one container at a time; and
+    // the same cgroup files read in this process (the floor under the API).
+    std::vector<std::unique_ptr<cgroups::StatsReader>> readers;
+    if (auto layout = cgroups::HostLayout::Detect(); layout.ok()) {
+      for (const auto& id : agent_ids) {
+        pb::GetContainerPidRequest req;
+        *req.mutable_id() = id;
+        pb::GetContainerPidResponse resp;
+        if (!env.stub().GetContainerPid(Deadline(absl::Seconds(5)).get(), req, &resp).ok() ||
+            !resp.has_pid()) {
+          continue;
+        }
+        auto paths = cgroups::LocateByPid(*layout, static_cast<pid_t>(resp.pid()));
+        if (!paths.ok()) continue;
+        auto reader = cgroups::StatsReader::Open(*paths);
+        if (reader.ok()) readers.push_back(std::move(*reader));
+      }
+    }
+    size_t next = 0;
+    std::vector<Variant> v;
+    v.push_back({"ListStats" + sfx, nullptr, [&]() -> absl::Status {
+                   pb::ListStatsRequest req;
+                   pb::ListStatsResponse resp;
+                   auto s = FromGrpc(
+                       env.stub().ListStats(Deadline(absl::Seconds(30)).get(), req, &resp),
+                       "ListStats");
+                   if (s.ok() && resp.stats_size() != n) {
+                     return absl::InternalError(
+                         absl::StrCat("ListStats returned ", resp.stats_size(), " of ", n));
+                   }
+                   return s;
+                 },
+                 nullptr});
+    v.push_back({"GetStats, one of" + sfx, nullptr, [&]() -> absl::Status {
+                   pb::GetStatsRequest req;
+                   *req.mutable_id() = agent_ids[next++ % agent_ids.size()];
+                   pb::ContainerStats resp;
+                   return FromGrpc(
+                       env.stub().GetStats(Deadline(absl::Seconds(10)).get(), req, &resp),
+                       "GetStats");
+                 },
+                 nullptr});
+    if (!readers.empty()) {
+      v.push_back({"cgroup files in-process" + sfx, nullptr, [&]() -> absl::Status {
+                     for (const auto& r : readers) {
+                       if (auto s = r->Read(); !s.ok()) return s.status();
+                     }
+                     return absl::OkStatus();
+                   },
+                   nullptr});
+    }
+    report.AddSamples("stats", Alternate(v, o.warmup, std::max(o.iterations, 20)));
+    if (Row* r = report.Find("stats", "ListStats" + sfx)) {
+      if (n >= 200) r->max_value = 50;
+      if (!readers.empty()) r->compare.push_back({"cgroup files in-process" + sfx});
+      r->note = absl::StrFormat("agent started %d containers in %.1f s", n, agent_start_s);
+    }
+
+    if (!ctrd) continue;
+    const double c0 = NowMs();
+    while (static_cast<int>(ctr_ids.size()) < n) {
+      const std::string cid = absl::StrCat("pop-", ctr_ids.size());
+      if (status = env.CtrOk({"run", "-d", env.image(), cid, kSleeper[0], kSleeper[1]});
+          !status.ok()) {
+        break;
+      }
+      ctr_ids.push_back(cid);
+    }
+    if (!status.ok()) break;
+    const double ctr_start_s = (NowMs() - c0) / 1000;
+    absl::SleepFor(absl::Seconds(1));
+    auto c = ReadProcMem(env.containerd_pid());
+    const Mem shims = MemOf(env.ShimPids());
+    if (c.ok()) {
+      Row& r = report.AddValue("memory", "containerd RSS" + sfx, "MB", c->rss_mb);
+      r.note = absl::StrFormat("containerd started %d containers in %.1f s", n, ctr_start_s);
+      report.AddValue("memory", "containerd threads" + sfx, "threads", c->threads);
+      report.AddValue("memory", "containerd+shims RSS" + sfx, "MB", c->rss_mb + shims.rss_total);
+    }
+    AddDistribution(report, "memory", "shim RSS" + sfx, shims.rss);
+    AddDistribution(report, "memory", "shim PSS" + sfx, shims.pss);
+  }
+  teardown();
+  return status;
+}
+
+}  // namespace zlayer::bench

@@ -1,0 +1,123 @@
+// Everything a bench run talks to, started here and stopped here: a loopback
+// docker-registry holding a busybox image, zlayer-agentd on the OCI backend,
+// containerd with its own root, state and socket, and a raw runc root with
+// bundles. Every process started (the agent, the registry, containerd, its
+// shims, containers, monitors) and every cgroup created is gone after the
+// destructor, also after a failed or interrupted case.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "base/fs_util.h"
+#include "base/process.h"
+#include "bench/harness/agent_client.h"
+#include "nlohmann/json.hpp"
+#include "oci_builder.h"
+#include "registry_fixture.h"
+
+namespace zlayer::bench {
+
+struct EnvOptions {
+  std::string agentd_bin;
+  // Data (agent state, containerd root, bundles) lives here, on the disk, as
+  // /var/lib would: fsync costs what it costs in production.
+  std::string data_parent = "/var/tmp";
+  bool containerd = true;
+};
+
+class BenchEnv {
+ public:
+  static absl::StatusOr<std::unique_ptr<BenchEnv>> Create(const EnvOptions& options);
+  ~BenchEnv();
+
+  // Registry and the busybox image in it ("127.0.0.1:PORT/bench/busybox:latest").
+  images::testing::TestRegistry& registry() { return *registry_; }
+  const std::string& image() const { return image_; }
+
+  // The agent.
+  pid_t agent_pid() const { return agent_ ? agent_->pid() : -1; }
+  const std::string& agent_socket() const { return agent_socket_; }
+  const std::string& agent_data_dir() const { return agent_data_; }
+  Stub& stub() { return *stub_; }
+
+  // containerd: `ctr --address SOCK --namespace NS ARGS...`.
+  bool has_containerd() const { return containerd_.has_value(); }
+  pid_t containerd_pid() const { return containerd_ ? containerd_->pid() : -1; }
+  absl::StatusOr<base::RunResult> Ctr(const std::vector<std::string>& args,
+                                      absl::Duration timeout = absl::Seconds(120)) const;
+  // Like Ctr, failing unless it exits 0.
+  absl::Status CtrOk(const std::vector<std::string>& args,
+                     absl::Duration timeout = absl::Seconds(120)) const;
+  // containerd-shim-runc-v2 processes serving our containerd.
+  std::vector<pid_t> ShimPids() const;
+  const std::string& ctr_namespace() const { return ctr_namespace_; }
+  const std::string& containerd_socket() const { return containerd_socket_; }
+
+  // Raw runc: `runc --root ROOT ARGS...`, and bundles sharing one rootfs made
+  // from the same image, with the config the agent itself generates for it (so
+  // both run the same container; only the agent's own work differs).
+  absl::StatusOr<base::RunResult> Runc(const std::vector<std::string>& args,
+                                       absl::Duration timeout = absl::Seconds(60)) const;
+  // A bundle whose process is `argv`; returns its directory.
+  absl::StatusOr<std::string> MakeRuncBundle(const std::string& name,
+                                             const std::vector<std::string>& argv);
+  const std::string& runc_path() const { return runc_path_; }
+  const std::string& runc_root() const { return runc_root_; }
+
+  // Scratch space on the data disk, removed at the end.
+  const std::string& scratch() const { return data_->path(); }
+  // Cgroup parent of the agent's containers and of raw runc containers.
+  const std::string& cgroup_parent() const { return cgroup_parent_; }
+
+  // Tools' versions, for the report.
+  nlohmann::json Versions() const;
+  // What this run creates outside its own process: directories (every process
+  // it starts names one of them on its command line, and every mount lies below
+  // one) and cgroup names. The smoke test checks that all of it is gone after.
+  nlohmann::json Footprint() const;
+
+ private:
+  BenchEnv() = default;
+  absl::Status Start(const EnvOptions& options);
+  absl::Status StartAgent(const EnvOptions& options);
+  absl::Status StartContainerd();
+  absl::Status PrepareRunc();
+  void StopContainerd();
+  void StopAgent();
+  void StopRunc();
+
+  std::optional<base::TempDir> sock_;  // short paths for unix sockets
+  std::optional<base::TempDir> data_;
+  std::unique_ptr<images::testing::TestRegistry> registry_;
+  images::testing::BuiltImage busybox_;
+  std::string image_;
+
+  std::optional<base::ChildProcess> agent_;
+  std::string agent_socket_, agent_data_;
+  std::unique_ptr<Stub> stub_;
+
+  std::optional<base::ChildProcess> containerd_;
+  std::string containerd_socket_, ctr_namespace_;
+
+  std::string runc_path_, runc_root_, runc_rootfs_;
+  nlohmann::json runc_template_;
+  std::vector<std::string> runc_bundles_;
+
+  std::string cgroup_parent_;
+};
+
+// rmdir of a cgroup path (e.g. "/zlayer-bench-42") and everything below it, in
+// every hierarchy, also where v1 hierarchies nest below this process's own cgroup.
+void RemoveCgroupTree(const std::string& cgroup_path);
+
+// Kills (SIGKILL) and reaps or waits out the processes, by pid; they must be ours.
+void KillPids(const std::vector<pid_t>& pids);
+
+}  // namespace zlayer::bench

@@ -1,0 +1,32 @@
+// Memory and thread figures of live processes, from /proc.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace zlayer::bench {
+
+struct ProcMem {
+  double rss_mb = 0;   // VmRSS
+  double pss_mb = 0;   // smaps_rollup Pss: shared pages divided among their users
+  int threads = 0;
+  int fds = 0;
+};
+
+absl::StatusOr<ProcMem> ReadProcMem(pid_t pid);
+
+// NUL-separated /proc/PID/cmdline as one string with spaces; empty if gone.
+std::string Cmdline(pid_t pid);
+
+// Every live pid whose command line satisfies `match`.
+std::vector<pid_t> FindProcesses(const std::function<bool(const std::string& cmdline)>& match);
+
+// 1-minute load average.
+double LoadAverage1();
+
+}  // namespace zlayer::bench
