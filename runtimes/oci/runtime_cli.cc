@@ -44,6 +44,13 @@ absl::Status WriteProbeBundle(const std::string& dir) {
       {"hostname", "zlayer-probe"},
       {"mounts",
        {{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
+        // Device nodes on a tmpfs of the container's own, as in real bundles: the
+        // bundle lives under run_dir, and /run is mounted nodev on systemd hosts, so
+        // nodes that runc makes in the bundle's own /dev cannot be opened there.
+        {{"destination", "/dev"},
+         {"type", "tmpfs"},
+         {"source", "tmpfs"},
+         {"options", {"nosuid", "strictatime", "mode=755", "size=1024k"}}},
         {{"destination", "/usr"},
          {"type", "bind"},
          {"source", "/usr"},
