@@ -554,8 +554,15 @@ absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
     struct pollfd pfd = {monitor_fd, POLLIN, 0};
     ::poll(&pfd, 1, 10'000);
   }
-  if (auto s = runtime_->Delete(c->name, true); !s.ok()) {
-    log->warn("runtime delete failed container_id={} error={}", c->name, s.message());
+  // The monitor deletes the runtime's container after the exit; a second `delete`
+  // would cost one more runtime process (tens of ms) for nothing. The runtimes
+  // (runc, crun, youki) keep one directory per container under their --root, so
+  // the delete runs only if that is still there (a monitor that died first).
+  struct stat runtime_state;
+  if (::lstat(absl::StrCat(runtime_->root(), "/", c->name).c_str(), &runtime_state) == 0) {
+    if (auto s = runtime_->Delete(c->name, true); !s.ok()) {
+      log->warn("runtime delete failed container_id={} error={}", c->name, s.message());
+    }
   }
   if (auto s = images::UnmountRootfs(c->Rootfs()); !s.ok()) {
     return base::Annotate(s, absl::StrCat("remove container ", c->name));
