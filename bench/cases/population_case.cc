@@ -72,10 +72,15 @@ absl::Status PopulationCase(BenchEnv& env, const CaseOptions& o, Report& report)
   if (!agent_idle.ok()) return agent_idle.status();
   Row& ai = report.AddValue("memory", "agentd idle RSS", "MB", agent_idle->rss_mb);
   ai.max_value = 15;
+  ai.note = absl::StrFormat("%.1f MB anonymous (heap, stacks), %.1f MB file-backed (code)",
+                            agent_idle->anon_mb, agent_idle->file_mb);
   if (ctrd) {
     ai.compare.push_back({"containerd idle RSS"});
     auto c = ReadProcMem(env.containerd_pid());
-    if (c.ok()) report.AddValue("memory", "containerd idle RSS", "MB", c->rss_mb);
+    if (c.ok()) {
+      report.AddValue("memory", "containerd idle RSS", "MB", c->rss_mb).note = absl::StrFormat(
+          "%.1f MB anonymous, %.1f MB file-backed", c->anon_mb, c->file_mb);
+    }
   }
   report.AddValue("memory", "agentd idle threads", "threads", agent_idle->threads);
 
@@ -119,6 +124,12 @@ absl::Status PopulationCase(BenchEnv& env, const CaseOptions& o, Report& report)
       report.AddValue("memory", "agentd threads" + sfx, "threads", agent->threads);
     }
     Row& mr = AddDistribution(report, "memory", "monitor RSS" + sfx, mon.rss);
+    if (!monitors.empty()) {
+      if (auto m = ReadProcMem(monitors.front()); m.ok()) {
+        mr.note = absl::StrFormat("first: %.2f MB anonymous, %.2f MB file-backed", m->anon_mb,
+                                  m->file_mb);
+      }
+    }
     mr.max_value = 1.5;
     if (ctrd) mr.compare.push_back({"shim RSS" + sfx});
     Row& mp = AddDistribution(report, "memory", "monitor PSS" + sfx, mon.pss);

@@ -45,6 +45,8 @@ absl::StatusOr<ProcMem> ReadProcMem(pid_t pid) {
   if (!status.ok()) return status.status();
   ProcMem m;
   m.rss_mb = FieldKb(*status, "VmRSS:") / 1024.0;
+  m.anon_mb = FieldKb(*status, "RssAnon:") / 1024.0;
+  m.file_mb = FieldKb(*status, "RssFile:") / 1024.0;
   m.threads = static_cast<int>(FieldKb(*status, "Threads:"));
   auto rollup = base::ReadFile(absl::StrCat("/proc/", pid, "/smaps_rollup"));
   if (rollup.ok()) m.pss_mb = FieldKb(*rollup, "Pss:") / 1024.0;

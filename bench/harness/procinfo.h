@@ -14,6 +14,8 @@ namespace zlayer::bench {
 struct ProcMem {
   double rss_mb = 0;   // VmRSS
   double pss_mb = 0;   // smaps_rollup Pss: shared pages divided among their users
+  double anon_mb = 0;  // RssAnon: heap, stacks (what the process itself allocated)
+  double file_mb = 0;  // RssFile: mapped binaries and libraries (shared with others)
   int threads = 0;
   int fds = 0;
 };
