@@ -58,9 +58,11 @@ std::string ReadFirst(const std::string& path, const std::string& key) {
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind(key, 0) == 0) {
-      auto colon = line.find(':');
-      std::string v = colon == std::string::npos ? line : line.substr(colon + 1);
-      v.erase(0, v.find_first_not_of(" \t"));
+      // "key : value" (/proc) or KEY="value" (os-release).
+      auto sep = line.find_first_of(":=", key.size());
+      std::string v = sep == std::string::npos ? line : line.substr(sep + 1);
+      v.erase(0, v.find_first_not_of(" \t\""));
+      if (!v.empty() && v.back() == '"') v.pop_back();
       return v;
     }
   }
