@@ -18,9 +18,9 @@
 #
 # env: ZLAYER_VM_SUITE=0 skips it; ZLAYER_VM_CACHE; TIMEOUT (guest, seconds, default
 #      1500); KEEP_SHARE=1 keeps the share directory (always kept on failure).
-# Needs root. TCG only (no KVM needed). With the image cached a run takes about 4
-# minutes here; building the image first adds 2-10 minutes (debootstrap; see
-# docs/testing.md for the measured times).
+# Needs root. TCG only (no KVM needed). With the image cached a run takes about 3
+# minutes here; building the image first adds about 4 (up to 10 on a loaded host);
+# docs/testing.md has the measured times.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 probe_only=0
