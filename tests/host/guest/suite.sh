@@ -164,6 +164,9 @@ runtime_checks() {
   eq "$rt: container cgroup under the configured parent /zlayer" "/zlayer/$name" "$cg"
   check "$rt: monitor (pid $mpid) under /zlayer too: $(cgroup_of "$mpid")" \
     grep -q '^/zlayer/' <<< "$(cgroup_of "$mpid")"
+  # The unit protects the agent (OOMScoreAdjust=-500); containers must not inherit it.
+  eq "$rt: agent's oom_score_adj is the unit's" -500 "$(cat /proc/$(main_pid)/oom_score_adj)"
+  eq "$rt: container's oom_score_adj is 0, not the agent's -500" 0 "$(cat /proc/$pid/oom_score_adj)"
   local agentcg; agentcg=$(cgroup_of "$(main_pid)")
   eq "$rt: agent in its service cgroup" "/system.slice/zlayer-agentd.service" "$agentcg"
   local inside; inside=$(find "/sys/fs/cgroup$agentcg" -name cgroup.procs -exec cat {} + | tr '\n' ' ')
