@@ -337,10 +337,6 @@ absl::StatusOr<json> BuildConfig(const images::ImageConfig& image,
        {{"bounding", *caps}, {"effective", *caps}, {"permitted", *caps}}},
       {"rlimits", json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}})},
       {"noNewPrivileges", !spec.privileged},
-      // The agent's unit sets OOMScoreAdjust=-500 so that the host's OOM killer takes
-      // containers before the agent; without this they would inherit -500 through
-      // the monitor. 0 is what Docker gives containers.
-      {"oomScoreAdj", 0},
   };
 
   json mounts = DefaultMounts();

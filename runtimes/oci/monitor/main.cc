@@ -173,6 +173,38 @@ pid_t ReadPidFile(const std::string& path) {
   return static_cast<pid_t>(pid);
 }
 
+// The agent runs OOM-protected (its unit's OOMScoreAdjust=-500) and we inherit that,
+// as we should: a monitor killed by the OOM killer loses its container's logs and
+// exit record. Containers and exec'd processes must not be protected, and not every
+// runtime applies a config's oomScoreAdj of 0 (crun 1.8 skips it). So the runtime
+// is started with 0, which a raise can always set; ours is put back after (that
+// takes CAP_SYS_RESOURCE, which the agent's unit has; without it we stay at 0).
+class ChildOomScore {
+ public:
+  ChildOomScore() {
+    int fd = open("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    const std::string text = ReadSome(fd, 32);
+    close(fd);
+    saved_ = atoi(text.c_str());
+    if (saved_ < 0) Write("0");
+  }
+  ~ChildOomScore() {
+    if (saved_ < 0) Write(std::to_string(saved_));
+  }
+  ChildOomScore(const ChildOomScore&) = delete;
+  ChildOomScore& operator=(const ChildOomScore&) = delete;
+
+ private:
+  static void Write(const std::string& value) {
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    (void)!write(fd, value.data(), value.size());
+    close(fd);
+  }
+  int saved_ = 0;
+};
+
 // Runs a command with the given stdio (and, with keep_fd3, our fd 3 as its fd 3)
 // and waits for it.
 int RunAndWait(const std::vector<std::string>& args, int out_fd, int err_fd,
@@ -196,7 +228,11 @@ int RunAndWait(const std::vector<std::string>& args, int out_fd, int err_fd,
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid;
-  int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), environ);
+  int rc;
+  {
+    ChildOomScore unprotected;
+    rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), environ);
+  }
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   close(devnull);
