@@ -26,6 +26,7 @@
 #include "base/unique_fd.h"
 #include "cgroups/layout.h"
 #include "runtimes/backend_registry.h"
+#include "runtimes/container_auth.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #ifdef ZLAYER_AGENTD_TEST_HOOKS
@@ -89,6 +90,15 @@ int Run(int argc, char** argv) {
   }
   if (flags->exit) return flags->exit_code;
   if (flags->check_config) {
+    // The secret file is read at start-up; a check that passed it by would let a
+    // bad one turn into a restart loop under systemd.
+    if (config.backend_config.container_auth.enabled) {
+      if (auto auth = runtimes::LoadContainerAuth(config.backend_config.container_auth);
+          !auth.ok()) {
+        std::fprintf(stderr, "zlayer-agentd: %s\n", std::string(auth.status().message()).c_str());
+        return 2;
+      }
+    }
     std::fprintf(stdout, "# zlayer-agentd: configuration OK (file: %s)\n%s",
                  config.config_file.empty() ? "none, defaults and flags"
                                             : config.config_file.c_str(),

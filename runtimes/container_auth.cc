@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -20,6 +21,12 @@ absl::StatusOr<ContainerAuthContext> LoadContainerAuth(const ContainerAuthConfig
     return absl::FailedPreconditionError(
         absl::StrCat("container_auth.jwt_secret_file ", path,
                      " cannot be read; create it with the orchestrator's token secret (mode 0600)"));
+  }
+  if (st.st_uid != ::geteuid()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "container_auth.jwt_secret_file ", path, " is owned by uid ", st.st_uid,
+        ", not by the agent's uid ", ::geteuid(), "; its owner could forge container tokens: "
+        "chown it"));
   }
   if ((st.st_mode & 077) != 0) {
     return absl::FailedPreconditionError(absl::StrCat(

@@ -1,6 +1,9 @@
 // Credentials a container gets for calling back into the orchestrator's API on its
-// host without being given any long-lived secret: a short-lived signed token naming
-// the container, the API's URL, and the API's unix socket bind-mounted inside.
+// host without holding the signing secret: a signed token naming the container (and
+// nothing else), the API's URL, and the API's unix socket bind-mounted inside. The
+// token is minted when the container is created, as the contract's runtimes do, and
+// lives token_ttl (a year by default, as there: containers run for long and are
+// not re-created to renew it; shorten it where the orchestrator renews tokens).
 // Which backends honour it: the OCI backend; the mock has no containers to inject into.
 #pragma once
 
@@ -30,8 +33,9 @@ struct ContainerAuthContext {
   absl::Duration token_ttl;
 };
 
-// Reads the secret. FAILED_PRECONDITION when the file is missing, empty, or
-// readable by group or others (a token forger's dream), naming the fix.
+// Reads the secret. FAILED_PRECONDITION when the file is missing, empty, owned by
+// another user, or readable by group or others (anyone who can read it can forge
+// tokens), naming the fix.
 absl::StatusOr<ContainerAuthContext> LoadContainerAuth(const ContainerAuthConfig& config);
 
 // A compact JWS (HS256) with sub "container:<service>:<service-rep-N>", iss "zlayer",

@@ -2,6 +2,7 @@
 // independently (Python's hmac and base64 modules), and the secret file's rules.
 #include <catch2/catch.hpp>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/fs_util.h"
 #include "runtimes/container_auth.h"
@@ -51,6 +52,14 @@ TEST_CASE("the token secret file must be private and non-empty", "[unit]") {
   REQUIRE(loaded.ok());
   CHECK(loaded->jwt_secret == "k3y");  // the newline an editor adds is not part of it
   CHECK(loaded->api_url == "http://127.0.0.1:3669");
+
+  if (::geteuid() == 0) {  // another user's file: that user could forge tokens
+    REQUIRE(::chown(path.c_str(), 65534, 65534) == 0);
+    auto foreign = zlayer::runtimes::LoadContainerAuth(config);
+    CHECK(foreign.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(foreign.status().message().find("chown") != std::string::npos);
+    REQUIRE(::chown(path.c_str(), 0, 0) == 0);
+  }
 
   REQUIRE(zlayer::base::WriteFileAtomic(path, "\n", 0600).ok());
   CHECK(zlayer::runtimes::LoadContainerAuth(config).status().code() ==
