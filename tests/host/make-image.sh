@@ -8,7 +8,7 @@
 # Usage: make-image.sh PACKAGES_FILE IMAGE_DIR
 #   PACKAGES_FILE  the final package list, one per line (run.sh writes it)
 #   IMAGE_DIR      gets rootfs.img, vmlinuz, initrd.img and inputs.sha256
-#   env: MIRROR (default: the host's own Debian mirror), IMG_SIZE (default 2G)
+#   env: MIRROR (default: the host's own bookworm mirror, else deb.debian.org), IMG_SIZE (default 2G)
 # The image is rebuilt only when the package list or this script changed: both are
 # hashed into IMAGE_DIR/inputs.sha256. Needs root (debootstrap, chroot); no loop
 # devices or mounts of the image (mkfs.ext4 -d). About 2 minutes and 0.8 GB here.
@@ -26,13 +26,9 @@ if [ -s "$IMG/inputs.sha256" ] && [ "$(cat "$IMG/inputs.sha256")" = "$HASH" ] &&
   exit 0
 fi
 
-host_mirror() {
-  { grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
-    grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}'; } |
-    grep -v -- '-security' | head -1 || true
-}
-MIRROR=${MIRROR:-$(host_mirror)}
-[ -n "$MIRROR" ] || { echo "make-image: no Debian mirror in the host's apt sources; set MIRROR" >&2; exit 1; }
+# shellcheck source=tests/host/mirror.sh
+. "$(dirname "$0")/mirror.sh"
+MIRROR=${MIRROR:-$(debian_mirror)}
 
 t() { date +%s.%N; }
 el() { awk -v a="$1" -v b="$(t)" 'BEGIN{printf "%.1f", b-a}'; }

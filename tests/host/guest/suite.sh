@@ -162,11 +162,13 @@ runtime_checks() {
   check "$rt: agent reports runtime $rt" grep -q "$rt" <<< "$(info $st .annotations.runtime)"
   cg=$(cgroup_of "$pid")
   eq "$rt: container cgroup under the configured parent /zlayer" "/zlayer/$name" "$cg"
-  check "$rt: monitor (pid $mpid) under /zlayer too: $(cgroup_of "$mpid")" \
-    grep -q '^/zlayer/' <<< "$(cgroup_of "$mpid")"
+  eq "$rt: monitor (pid $mpid) in the monitors' cgroup under the parent" /zlayer/monitors \
+    "$(cgroup_of "$mpid")"
   # The unit protects the agent (OOMScoreAdjust=-500); containers must not inherit it.
   eq "$rt: agent's oom_score_adj is the unit's" -500 "$(cat /proc/$(main_pid)/oom_score_adj)"
   eq "$rt: container's oom_score_adj is 0, not the agent's -500" 0 "$(cat /proc/$pid/oom_score_adj)"
+  eq "$rt: an exec'd process's oom_score_adj is 0 too" 0 "$(zc exec $st cat /proc/self/oom_score_adj)"
+  eq "$rt: the monitor keeps the agent's -500" -500 "$(cat /proc/$mpid/oom_score_adj)"
   local agentcg; agentcg=$(cgroup_of "$(main_pid)")
   eq "$rt: agent in its service cgroup" "/system.slice/zlayer-agentd.service" "$agentcg"
   local inside; inside=$(find "/sys/fs/cgroup$agentcg" -name cgroup.procs -exec cat {} + | tr '\n' ' ')
@@ -322,9 +324,13 @@ if [ -n "$down_from" ] && [ -n "$down_to" ]; then
 else
   bad "the stop hook left no times in $TEST/stops.log"
 fi
-last_r1=$(zc logs r1 | awk '/^tick/ {n = $2} END {print n}')
-sleep 2
-no_gap r1 $((last_r1 + 1)); no_gap r2; no_gap r3
+# last_tick NAME: the last tick the agent returns; ticked_past NAME N: it is past N.
+last_tick() { zc logs "$1" | awk '/^tick/ {n = $2} END {print n + 0}'; }
+ticked_past() { [ "$(last_tick "$1")" -gt "$2" ]; }
+last_r1=$(last_tick r1) last_r2=$(last_tick r2)
+wait_until 60 ticked_past r1 "$last_r1" || bad "r1 stopped ticking after the restart"
+wait_until 60 ticked_past r2 "$last_r2" || bad "r2 stopped ticking after the restart"
+no_gap r1 $((last_r1 + 1)); no_gap r2 $((last_r2 + 1)); no_gap r3
 eq "r3's log ends with its goodbye" bye "$(zc logs r3 | tail -1)"
 
 # --------------------------------------------------------------------------------------
@@ -352,9 +358,11 @@ for c in r1 r2; do
   fi
   eq "$c: reported running by the new agent" CONTAINER_PHASE_RUNNING "$(phase $c)"
 done
-last_r1=$(zc logs r1 | awk '/^tick/ {n = $2} END {print n}')
-sleep 1
-no_gap r1 $((last_r1 + 1))
+for c in r1 r2; do
+  last=$(last_tick $c)
+  wait_until 60 ticked_past $c "$last" || bad "$c stopped ticking after the watchdog restart"
+  no_gap $c $((last + 1))
+done
 zc rm -f r1 r2 r3 > /dev/null || bad "remove r1 r2 r3"
 
 # --------------------------------------------------------------------------------------
