@@ -185,6 +185,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench: set-up failed: %s\n", env.status().ToString().c_str());
     return 1;
   }
+  // Written now, not only with the results: a run killed halfway leaves the smoke
+  // test this to clean up after it.
+  if (!json_path.empty()) {
+    (void)zlayer::base::WriteFileAtomic(json_path + ".footprint", (*env)->Footprint().dump() + "\n",
+                                        0644, false);
+  }
   machine["versions"] = (*env)->Versions();
   report.SetMachine(machine);
   report.SetConfig(config);

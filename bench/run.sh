@@ -18,7 +18,7 @@ if [ "$(id -u)" != 0 ]; then
   echo "bench/run.sh: needs root (containers, cgroups, mounts)" >&2
   exit 1
 fi
-./scripts/install-deps.sh --with-bench
+./scripts/install-deps.sh --with-profilers
 BUILD_DIR=${BUILD_DIR:-build-bench}
 OUT=${OUT:-$BUILD_DIR/bench-results}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

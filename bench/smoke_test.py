@@ -14,7 +14,8 @@ import sys
 
 CASES = ["grpc", "memory", "stats", "run", "exec", "streams", "pull"]
 # Under ctest's TIMEOUT (600 s): a wedged run gets SIGTERM (it tears down and
-# exits), then SIGKILL, and the leftovers check still runs.
+# exits), then SIGKILL; then this script removes what the run left (from the
+# footprint zlayer_bench writes at start) and the test fails.
 RUN_TIMEOUT = 420
 
 
@@ -83,6 +84,42 @@ def leftovers(footprint):
     return problems
 
 
+def clean_up(footprint):
+    """After a killed run: stop what it started and remove what it made. Monitors
+    and containers outlive the bench by design, so they go by cgroup."""
+    dirs = footprint.get("dirs", [])
+    names = {c.strip("/").split("/")[-1] for c in footprint.get("cgroups", [])}
+    groups = cgroup_dirs(names)
+    for g in groups:
+        for dirpath, _, files in os.walk(g):
+            if "cgroup.procs" in files:
+                with open(os.path.join(dirpath, "cgroup.procs")) as f:
+                    for pid in f.read().split():
+                        try:
+                            os.kill(int(pid), signal.SIGKILL)
+                        except OSError:
+                            pass
+    for pid, cmd in cmdlines():
+        if pid != os.getpid() and any(d + "/" in cmd or cmd.endswith(d) for d in dirs):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split()[4] for line in f]
+    for mp in sorted(mounts, key=len, reverse=True):
+        if any(mp == d or mp.startswith(d + "/") for d in dirs):
+            subprocess.run(["umount", "-l", mp], check=False)
+    for g in groups:  # deepest first: rmdir only removes empty cgroups
+        for dirpath, _, _ in sorted(os.walk(g), key=lambda w: len(w[0]), reverse=True):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
+    for d in dirs:
+        subprocess.run(["rm", "-rf", "--one-file-system", d], check=False)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", required=True)
@@ -90,8 +127,9 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     out_json = os.path.join(args.out, "results.json")
-    if os.path.exists(out_json):
-        os.unlink(out_json)
+    for stale in (out_json, out_json + ".footprint"):
+        if os.path.exists(stale):
+            os.unlink(stale)
     cmd = [args.bench, "--smoke", "--json", out_json,
            "--table", os.path.join(args.out, "results.txt")]
     rc = run_bench(cmd)
@@ -100,6 +138,16 @@ def main():
         return 77
     if not os.path.exists(out_json):
         print(f"bench_smoke: zlayer_bench exited {rc} without results")
+        try:
+            with open(out_json + ".footprint") as f:
+                footprint = json.load(f)
+        except (OSError, ValueError):
+            return 1
+        for p in leftovers(footprint):
+            print("bench_smoke: left by the killed run:", p)
+        clean_up(footprint)
+        for p in leftovers(footprint):
+            print("bench_smoke: could not remove:", p)
         return 1
     with open(out_json) as f:
         results = json.load(f)

@@ -20,10 +20,13 @@ TEST_PKGS=(
   apache2-utils python3-cryptography
 )
 BENCH_PKGS=(containerd)
+# Profilers behind docs/performance.md's causes (bench/run.sh installs them; CI does not).
+PROFILE_PKGS=(linux-perf valgrind heaptrack)
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
 case "${1:-}" in
   --with-bench) want+=("${BENCH_PKGS[@]}") ;;
+  --with-profilers) want+=("${BENCH_PKGS[@]}" "${PROFILE_PKGS[@]}") ;;
   --build-only) want=("${BUILD_PKGS[@]}") ;;
 esac
 

@@ -54,11 +54,15 @@ class StreamSet {
   absl::Status AwaitOpen(absl::Duration timeout) {
     const absl::Time deadline = absl::Now() + timeout;
     while (first_messages_ < n_) {
+      if (Interrupted()) return absl::CancelledError("interrupted");
       if (absl::Now() > deadline) {
         return absl::DeadlineExceededError(
             absl::StrCat(first_messages_, " of ", n_, " streams open at the deadline"));
       }
-      if (!Next(deadline)) return absl::InternalError("completion queue shut down");
+      // Wake at least once a second to notice an interrupt.
+      if (!Next(std::min(deadline, absl::Now() + absl::Seconds(1)))) {
+        return absl::InternalError("completion queue shut down");
+      }
     }
     return absl::OkStatus();
   }
@@ -149,18 +153,26 @@ class StreamSet {
   int finished_ = 0;
 };
 
-// `calls` sequential GetContainerState calls; latencies in microseconds.
-std::vector<double> UnaryLatencies(Stub& stub, const pb::ContainerId& id, int calls) {
+// `calls` sequential GetContainerState calls; latencies in microseconds. Each call
+// has a deadline, so a wedged agent fails the case instead of hanging it, and a
+// failed call fails it too: a p99 over the successes alone would flatter the agent.
+absl::StatusOr<std::vector<double>> UnaryLatencies(Stub& stub, const pb::ContainerId& id,
+                                                   int calls) {
   std::vector<double> us;
   pb::GetContainerStateRequest req;
   *req.mutable_id() = id;
   for (int i = 0; i < calls && !Interrupted(); ++i) {
     pb::GetContainerStateResponse resp;
     grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     const double t0 = NowMs();
-    const bool ok = stub.GetContainerState(&ctx, req, &resp).ok();
+    const grpc::Status status = stub.GetContainerState(&ctx, req, &resp);
     const double t1 = NowMs();
-    if (ok) us.push_back((t1 - t0) * 1000);
+    if (!status.ok()) {
+      return absl::UnavailableError(absl::StrCat("GetContainerState call ", i + 1, " of ", calls,
+                                                 " failed: ", status.error_message()));
+    }
+    us.push_back((t1 - t0) * 1000);
   }
   return us;
 }
@@ -178,14 +190,16 @@ absl::Status StreamsCase(BenchEnv& env, const CaseOptions& o, Report& report) {
   if (auto s = Start(env.stub(), id); !s.ok()) return s;
   // The unary calls go over a connection of their own, as another client's would.
   auto unary = pb::RuntimeService::NewStub(NewChannel(env.agent_socket(), 1));
-  (void)UnaryLatencies(*unary, id, 50);  // warm-up
+  if (auto warm = UnaryLatencies(*unary, id, 50); !warm.ok()) return warm.status();
   auto base = ReadProcMem(env.agent_pid());
   if (!base.ok()) return base.status();
   Row& b = report.Add({});
   b.case_name = "streams";
   b.variant = "no streams: unary p50/p99";
   b.unit = "us";
-  b.summary = Summarize(UnaryLatencies(*unary, id, o.unary_calls));
+  auto quiet = UnaryLatencies(*unary, id, o.unary_calls);
+  if (!quiet.ok()) return quiet.status();
+  b.summary = Summarize(*quiet);
   report.AddValue("streams", "no streams: agentd threads", "threads", base->threads);
   report.AddValue("streams", "no streams: agentd RSS", "MB", base->rss_mb);
 
@@ -208,7 +222,12 @@ absl::Status StreamsCase(BenchEnv& env, const CaseOptions& o, Report& report) {
       u.case_name = "streams";
       u.variant = name + ": unary p50/p99";
       u.unit = "us";
-      u.summary = Summarize(UnaryLatencies(*unary, id, o.unary_calls));
+      auto busy = UnaryLatencies(*unary, id, o.unary_calls);
+      if (!busy.ok()) {
+        set.Close();
+        return absl::Status(busy.status().code(), absl::StrCat(name, ": ", busy.status().message()));
+      }
+      u.summary = Summarize(*busy);
       u.compare.push_back({"no streams: unary p50/p99"});
       u.note = absl::StrFormat("opened in %.0f ms", open_ms);
       if (mem.ok()) {

@@ -210,6 +210,12 @@ absl::Status BenchEnv::Start(const EnvOptions& options) {
   }
   image_ = absl::StrCat(registry_->host(), "/bench/busybox:latest");
 
+  // The agent is pinned to the same runc binary, so that its rows and the raw-runc
+  // and ctr rows (containerd's runc shim) all run one runtime, whatever the agent's
+  // own probe (youki, crun, runc) would pick on this host.
+  auto runc = base::FindExecutable("runc");
+  if (!runc.ok()) return runc.status();
+  runc_path_ = *runc;
   if (auto s = StartAgent(options); !s.ok()) return s;
   if (auto s = PrepareRunc(); !s.ok()) return s;
   if (options.containerd) {
@@ -236,7 +242,8 @@ absl::Status BenchEnv::StartAgent(const EnvOptions& options) {
                 "--socket", agent_socket_,
                 "--data-dir", agent_data_,
                 "--run-dir", sock_->path() + "/agent-run",
-                "--cgroup-parent", cgroup_parent_};
+                "--cgroup-parent", cgroup_parent_,
+                "--runtime", runc_path_};
   spawn.env = {kPath};
   spawn.stdout_fd = log.get();
   spawn.stderr_fd = log.get();
@@ -253,9 +260,6 @@ absl::Status BenchEnv::StartAgent(const EnvOptions& options) {
 }
 
 absl::Status BenchEnv::PrepareRunc() {
-  auto runc = base::FindExecutable("runc");
-  if (!runc.ok()) return runc.status();
-  runc_path_ = *runc;
   runc_root_ = sock_->path() + "/runc";
   runc_rootfs_ = data_->path() + "/runc/rootfs";
   if (auto s = base::MakeDirs(runc_root_, 0700); !s.ok()) return s;
@@ -319,7 +323,9 @@ absl::Status BenchEnv::StartContainerd() {
       "version = 2\n", "root = \"", dir, "/root\"\n", "state = \"", sock_->path(),
       "/containerd-state\"\n", "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n",
       "[grpc]\n  address = \"", containerd_socket_, "\"\n", "[ttrpc]\n  address = \"",
-      containerd_socket_, ".ttrpc\"\n");
+      containerd_socket_, ".ttrpc\"\n",
+      // The opt plugin would otherwise create /opt/containerd on the host.
+      "[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"", dir, "/opt\"\n");
   if (auto s = base::WriteFileAtomic(dir + "/config.toml", config, 0600, false); !s.ok()) return s;
   base::UniqueFd log(::open((dir + "/containerd.log").c_str(),
                             O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
