@@ -8,14 +8,6 @@
 using namespace zlayer::testing;
 namespace pb = zlayer::agent::v1;
 
-#define SKIP_UNLESS_CONTAINERS()                             \
-  do {                                                       \
-    if (!CanRunContainers()) {                               \
-      WARN("skipped: needs root and an OCI runtime (runc)"); \
-      return;                                                \
-    }                                                        \
-  } while (0)
-
 namespace {
 
 std::vector<pb::ExecEvent> ExecStream(OciEnv& env, const pb::ExecRequest& req, grpc::Status* status,

@@ -7,21 +7,10 @@
 using namespace zlayer::testing;
 namespace pb = zlayer::agent::v1;
 
-#define SKIP_UNLESS_CONTAINERS()                             \
-  do {                                                       \
-    if (!CanRunContainers()) {                               \
-      WARN("skipped: needs root and an OCI runtime (runc)"); \
-      return;                                                \
-    }                                                        \
-  } while (0)
-
 namespace {
 
 pb::HealthDetail Health(OciEnv& env, const pb::ContainerId& id) {
-  pb::InspectContainerRequest req;
-  *req.mutable_id() = id;
-  pb::ContainerInfo info;
-  REQUIRE(env.stub().InspectContainer(Ctx().get(), req, &info).ok());
+  const pb::ContainerInfo info = env.Inspect(id);
   REQUIRE(info.has_health());
   return info.health();
 }

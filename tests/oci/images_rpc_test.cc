@@ -12,14 +12,6 @@ using namespace zlayer::testing;
 using zlayer::images::testing::TarEntry;
 namespace pb = zlayer::agent::v1;
 
-#define SKIP_UNLESS_CONTAINERS()                             \
-  do {                                                       \
-    if (!CanRunContainers()) {                               \
-      WARN("skipped: needs root and an OCI runtime (runc)"); \
-      return;                                                \
-    }                                                        \
-  } while (0)
-
 namespace {
 
 std::string RandomBytes(size_t n, uint32_t seed) {

@@ -12,14 +12,6 @@
 using namespace zlayer::testing;
 namespace pb = zlayer::agent::v1;
 
-#define SKIP_UNLESS_CONTAINERS()                                    \
-  do {                                                              \
-    if (!CanRunContainers()) {                                      \
-      WARN("skipped: needs root and an OCI runtime (runc)");        \
-      return;                                                       \
-    }                                                               \
-  } while (0)
-
 TEST_CASE("a container goes pending, initializing, running, exited", "[root][oci]") {
   SKIP_UNLESS_CONTAINERS();
   OciEnv env;
@@ -279,10 +271,7 @@ TEST_CASE("containers and monitors sit under the cgroup parent, not in the agent
   OciEnv env;
   const auto id = env.Create("placed", 1, env.Shell("sleep 600"));
   env.Start(id);
-  pb::InspectContainerRequest req;
-  *req.mutable_id() = id;
-  pb::ContainerInfo info;
-  REQUIRE(env.stub().InspectContainer(Ctx().get(), req, &info).ok());
+  const pb::ContainerInfo info = env.Inspect(id);
   const std::string parent = info.annotations().at("cgroups_path");  // <parent>/<name>
   const std::string parent_dir = parent.substr(0, parent.rfind('/'));
   auto cgroup_of = [](long pid) {

@@ -11,14 +11,6 @@
 using namespace zlayer::testing;
 namespace pb = zlayer::agent::v1;
 
-#define SKIP_UNLESS_CONTAINERS()                             \
-  do {                                                       \
-    if (!CanRunContainers()) {                               \
-      WARN("skipped: needs root and an OCI runtime (runc)"); \
-      return;                                                \
-    }                                                        \
-  } while (0)
-
 TEST_CASE("logs: tail N, all, stdout and stderr, partial lines", "[root][oci]") {
   SKIP_UNLESS_CONTAINERS();
   OciEnv env;
@@ -85,10 +77,7 @@ TEST_CASE("logs: rotation at the size limit loses no line", "[root][oci]") {
     for (int i = 0; i < 20000; ++i) {
       if (all[i].message() != std::to_string(i + 1)) FAIL("line " << i + 1 << " is " << all[i].message());
     }
-    pb::InspectContainerRequest ireq;
-    *ireq.mutable_id() = id;
-    pb::ContainerInfo info;
-    REQUIRE(env.stub().InspectContainer(Ctx().get(), ireq, &info).ok());
+    const pb::ContainerInfo info = env.Inspect(id);
     const std::string log_path = info.annotations().at("log_path");
     // 20000 records of about 40 bytes: more than 20 files of 32 KiB.
     CHECK(::access((log_path + ".20").c_str(), F_OK) == 0);

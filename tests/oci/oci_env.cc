@@ -168,6 +168,16 @@ pb::ContainerState OciEnv::State(const pb::ContainerId& id) {
   return resp.state();
 }
 
+pb::ContainerInfo OciEnv::Inspect(const pb::ContainerId& id) {
+  pb::InspectContainerRequest req;
+  *req.mutable_id() = id;
+  pb::ContainerInfo info;
+  auto s = stub_->InspectContainer(Ctx().get(), req, &info);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  return info;
+}
+
 pb::WaitOutcome OciEnv::WaitOutcome(const pb::ContainerId& id, absl::Duration timeout) {
   pb::WaitRequest req;
   *req.mutable_id() = id;

@@ -34,6 +34,7 @@ class OciEnv {
   pb::ContainerId Create(const std::string& service, uint32_t replica, pb::ServiceSpec spec);
   void Start(const pb::ContainerId& id);
   pb::ContainerState State(const pb::ContainerId& id);
+  pb::ContainerInfo Inspect(const pb::ContainerId& id);
   // Reads a Wait stream to its end; returns the outcome (the stream must end OK).
   pb::WaitOutcome WaitOutcome(const pb::ContainerId& id, absl::Duration timeout = absl::Seconds(60));
   pb::ExecResponse Exec(const pb::ContainerId& id, const std::vector<std::string>& cmd);
@@ -61,3 +62,12 @@ class OciEnv {
 bool CanRunContainers();
 
 }  // namespace zlayer::testing
+
+// First line of every OCI test case: without root or a runtime it warns and returns.
+#define SKIP_UNLESS_CONTAINERS()                                        \
+  do {                                                                  \
+    if (!::zlayer::testing::CanRunContainers()) {                       \
+      WARN("skipped: needs root and an OCI runtime (runc)");            \
+      return;                                                           \
+    }                                                                   \
+  } while (0)

@@ -12,25 +12,7 @@
 using namespace zlayer::testing;
 namespace pb = zlayer::agent::v1;
 
-#define SKIP_UNLESS_CONTAINERS()                             \
-  do {                                                       \
-    if (!CanRunContainers()) {                               \
-      WARN("skipped: needs root and an OCI runtime (runc)"); \
-      return;                                                \
-    }                                                        \
-  } while (0)
-
 namespace {
-
-pb::ContainerInfo Inspect(OciEnv& env, const pb::ContainerId& id) {
-  pb::InspectContainerRequest req;
-  *req.mutable_id() = id;
-  pb::ContainerInfo info;
-  auto s = env.stub().InspectContainer(Ctx().get(), req, &info);
-  INFO(s.error_message());
-  REQUIRE(s.ok());
-  return info;
-}
 
 std::string StateDir(OciEnv& env, const std::string& name) {
   return env.agent().root() + "/data/containers/" + name + "/state";
@@ -63,7 +45,7 @@ TEST_CASE("agent SIGKILL and restart: running, exited, created containers", "[ro
   env.Start(ending);
   env.Start(exited);
   CHECK(env.WaitOutcome(exited).exit_code() == 3);
-  const uint32_t pid_before = Inspect(env, running).pid();
+  const uint32_t pid_before = env.Inspect(running).pid();
   REQUIRE(pid_before > 0);
 
   env.agent().Kill();
@@ -80,7 +62,7 @@ TEST_CASE("agent SIGKILL and restart: running, exited, created containers", "[ro
   absl::SleepFor(absl::Milliseconds(300));
   env.RestartAgent(/*crash=*/false);
 
-  auto info = Inspect(env, running);
+  auto info = env.Inspect(running);
   CHECK(info.state().phase() == pb::CONTAINER_PHASE_RUNNING);
   CHECK(info.pid() == pid_before);
   CHECK(::kill(static_cast<pid_t>(pid_before), 0) == 0);
@@ -132,7 +114,7 @@ TEST_CASE("a container whose monitor dies is reported Failed", "[root][oci]") {
   OciEnv env;
   const auto id = env.Create("orphan", 1, env.Shell("sleep 600"));
   env.Start(id);
-  const auto info = Inspect(env, id);
+  const auto info = env.Inspect(id);
   const pid_t monitor = std::stoi(info.annotations().at("monitor_pid"));
   SECTION("while the agent runs") {
     REQUIRE(::kill(monitor, SIGKILL) == 0);

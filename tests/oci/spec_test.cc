@@ -18,14 +18,6 @@
 using namespace zlayer::testing;
 namespace pb = zlayer::agent::v1;
 
-#define SKIP_UNLESS_CONTAINERS()                             \
-  do {                                                       \
-    if (!CanRunContainers()) {                               \
-      WARN("skipped: needs root and an OCI runtime (runc)"); \
-      return;                                                \
-    }                                                        \
-  } while (0)
-
 namespace {
 
 // Runs `script` in a fresh container built from `spec` and returns its stdout.

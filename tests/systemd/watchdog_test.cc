@@ -47,32 +47,49 @@ Pings Watch(NotifySocket& notify, absl::Time until) {
   return out;
 }
 
+// The test-hooks agent on the mock backend with two workers and the given
+// queue_stall_timeout, under WATCHDOG_USEC=1s (a ping every 500 ms; systemd would
+// kill it 1 s after the last one). Constructed once READY=1 has arrived.
+struct WatchdogAgent {
+  WatchdogAgent(const std::string& dir, const std::string& stall_timeout)
+      : notify(dir + "/notify"),
+        process(Options(dir, stall_timeout, notify, output)) {
+    output.CloseWriteEnd();
+    INFO(output.Text());
+    REQUIRE(notify.WaitFor("READY", "1", absl::Seconds(20)));
+    channel = grpc::CreateChannel("unix:" + dir + "/agentd.sock",
+                                  grpc::InsecureChannelCredentials());
+  }
+
+  static LaunchOptions Options(const std::string& dir, const std::string& stall_timeout,
+                               NotifySocket& notify, OutputCollector& output) {
+    const std::string config = dir + "/agentd.yaml";
+    std::ofstream(config) << "limits:\n  work_threads: 2\n  queue_stall_timeout: "
+                          << stall_timeout << "\n";
+    LaunchOptions launch;
+    launch.argv = {AgentdTesthooksBin(), "--config", config, "--backend", "mock",
+                   "--socket", dir + "/agentd.sock", "--data-dir", dir + "/data",
+                   "--run-dir", dir + "/run"};
+    launch.env = {kPath, notify.Env(), "WATCHDOG_USEC=1000000"};
+    launch.watchdog_pid_self = true;
+    launch.output_fd = output.write_fd();
+    return launch;
+  }
+
+  NotifySocket notify;
+  OutputCollector output;
+  LaunchedProcess process;
+  std::shared_ptr<grpc::Channel> channel;
+};
+
 }  // namespace
 
 TEST_CASE("watchdog: pings stop while the agent is wedged and resume after",
           "[integration][systemd]") {
   auto dir = MakeTempDir("zt-sdg-");
-  NotifySocket notify(dir.path() + "/notify");
-  OutputCollector output;
-  LaunchOptions launch;
-  const std::string socket = dir.path() + "/agentd.sock";
-  const std::string config = dir.path() + "/agentd.yaml";
-  {
-    std::ofstream(config) << "limits:\n  work_threads: 2\n  queue_stall_timeout: 1s\n";
-  }
-  launch.argv = {AgentdTesthooksBin(), "--config", config, "--backend", "mock",
-                 "--socket", socket, "--data-dir", dir.path() + "/data",
-                 "--run-dir", dir.path() + "/run"};
-  // WATCHDOG_USEC=1s: a ping every 500 ms; systemd would kill us 1 s after the
-  // last one.
-  launch.env = {kPath, notify.Env(), "WATCHDOG_USEC=1000000"};
-  launch.watchdog_pid_self = true;
-  launch.output_fd = output.write_fd();
-  LaunchedProcess process(launch);
-  output.CloseWriteEnd();
-  REQUIRE(notify.WaitFor("READY", "1", absl::Seconds(20)));
+  WatchdogAgent agent(dir.path(), "1s");
+  auto& [notify, output, process, channel] = agent;
   INFO(output.Text());
-  auto channel = grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
   // Healthy first: two pings in a row.
   REQUIRE(notify.WaitFor("WATCHDOG", "1", absl::Seconds(5)));
   REQUIRE(notify.WaitFor("WATCHDOG", "1", absl::Seconds(5)));
@@ -127,25 +144,9 @@ TEST_CASE("watchdog: a busy but working queue keeps the pings coming",
   // Long tasks hold every worker with work waiting, but for less than
   // queue_stall_timeout: that is load, not a wedge.
   auto dir = MakeTempDir("zt-sdg-");
-  NotifySocket notify(dir.path() + "/notify");
-  OutputCollector output;
-  const std::string socket = dir.path() + "/agentd.sock";
-  const std::string config = dir.path() + "/agentd.yaml";
-  {
-    std::ofstream(config) << "limits:\n  work_threads: 2\n  queue_stall_timeout: 10s\n";
-  }
-  LaunchOptions launch;
-  launch.argv = {AgentdTesthooksBin(), "--config", config, "--backend", "mock",
-                 "--socket", socket, "--data-dir", dir.path() + "/data",
-                 "--run-dir", dir.path() + "/run"};
-  launch.env = {kPath, notify.Env(), "WATCHDOG_USEC=1000000"};
-  launch.watchdog_pid_self = true;
-  launch.output_fd = output.write_fd();
-  LaunchedProcess process(launch);
-  output.CloseWriteEnd();
-  REQUIRE(notify.WaitFor("READY", "1", absl::Seconds(20)));
+  WatchdogAgent agent(dir.path(), "10s");
+  auto& [notify, output, process, channel] = agent;
   INFO(output.Text());
-  auto channel = grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
   REQUIRE(CallGeneric(channel, "/zlayer.agentd.testing.Hooks/WedgeWorkQueue", "3000").code == 0);
   const absl::Time busy_at = absl::Now();
   const Pings seen = Watch(notify, busy_at + absl::Seconds(3));
