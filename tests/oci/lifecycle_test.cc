@@ -1,6 +1,7 @@
 // Lifecycle of real containers through the gRPC API: states, exit codes, signals,
 // OOM, stop escalation, runtime errors.
 #include <catch2/catch.hpp>
+#include <sys/stat.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
@@ -152,6 +153,53 @@ TEST_CASE("stop sends SIGTERM, waits, then escalates to SIGKILL", "[root][oci]")
     REQUIRE(env.stub().StopContainer(Ctx(absl::Seconds(60)).get(), req, &resp).ok());
     CHECK(env.WaitOutcome(id).exit_code() == 7);
   }
+}
+
+TEST_CASE("remove leaves no cgroup and no runtime state behind", "[root][oci]") {
+  SKIP_UNLESS_CONTAINERS();
+  OciEnv env;
+  // A second process in the container: it dies with the pid namespace, a moment
+  // after the init, and the cgroups can only go once it has.
+  const auto id = env.Create("tidy", 1, env.Shell("sleep 600 & exec sleep 600"));
+  env.Start(id);
+  const pb::ContainerInfo info = env.Inspect(id);
+  const std::string cgroups_path = info.annotations().at("cgroups_path");
+  auto text = zlayer::base::ReadFile("/proc/" + std::to_string(info.pid()) + "/cgroup");
+  REQUIRE(text.ok());
+  struct stat st;
+  const bool hybrid = ::stat("/sys/fs/cgroup/unified", &st) == 0;
+  std::vector<std::string> dirs;
+  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+    // "ID:controllers:path"
+    std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(':', 2));
+    REQUIRE(f.size() == 3);
+    if (!absl::StrContains(f[2], cgroups_path)) continue;
+    std::string mount = "/sys/fs/cgroup";
+    if (f[1].empty()) {
+      if (hybrid) mount += "/unified";
+    } else {
+      mount += "/" + (absl::StartsWith(f[1], "name=") ? f[1].substr(5) : f[1]);
+    }
+    dirs.push_back(mount + f[2]);
+  }
+  const std::string runtime_state = env.root() + "/run/runtime/" + info.name();
+  INFO("cgroups:\n" << *text << "runtime state: " << runtime_state);
+  REQUIRE_FALSE(dirs.empty());
+  for (const auto& d : dirs) REQUIRE(::stat(d.c_str(), &st) == 0);
+  REQUIRE(::stat(runtime_state.c_str(), &st) == 0);
+
+  pb::KillContainerRequest kill;
+  *kill.mutable_id() = id;
+  kill.set_signal("SIGKILL");
+  pb::KillContainerResponse killed;
+  REQUIRE(env.stub().KillContainer(Ctx().get(), kill, &killed).ok());
+  CHECK(env.WaitOutcome(id).signal() == "SIGKILL");
+  env.Remove(id, false);
+  for (const auto& d : dirs) {
+    INFO(d);
+    CHECK(::stat(d.c_str(), &st) != 0);
+  }
+  CHECK(::stat(runtime_state.c_str(), &st) != 0);
 }
 
 TEST_CASE("a runtime failure at start is runtime_error with the runtime's words",

@@ -27,6 +27,8 @@ class OciEnv {
   AgentProcess& agent() { return *agent_; }
   images::testing::TestRegistry& registry() { return *registry_; }
   pb::RuntimeService::Stub& stub() { return *stub_; }
+  // The agent's --data-dir and --run-dir are `data` and `run` below this.
+  const std::string& root() const { return root_.path(); }
   // Stops (SIGKILL when `crash`) and starts the agent again over the same state.
   void RestartAgent(bool crash);
 
