@@ -164,6 +164,12 @@ def main():
             s = r["summary"]
             if s["n"] < 1 or not math.isfinite(s["median"]):
                 problems.append(f"{case} / {r['variant']}: no number")
+    # With containerd present, its contenders must have run where they exist.
+    if results.get("machine", {}).get("versions", {}).get("containerd"):
+        for case, prefix in (("stats", "containerd Tasks.Metrics"),
+                             ("streams", "containerd Wait x")):
+            if not any(r["case"] == case and r["variant"].startswith(prefix) for r in rows):
+                problems.append(f"case {case}: no '{prefix}' rows")
     if not results.get("load"):
         problems.append("no load averages recorded")
     problems += leftovers(results.get("footprint", {}))

@@ -1,13 +1,16 @@
 // Populations of running containers (50, then 200, by default): memory of the
 // agent and its per-container monitors against containerd and its
-// per-container shims, and stats for the whole population.
+// per-container shims, and stats for the whole population: the agent's ListStats
+// and GetStats against containerd's Tasks.Metrics for all tasks and for one.
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "bench/cases/cases.h"
+#include "bench/harness/containerd_client.h"
 #include "bench/harness/procinfo.h"
 #include "cgroups/locate.h"
 #include "cgroups/stats_reader.h"
@@ -60,6 +63,120 @@ Row& AddDistribution(Report& report, const std::string& c, const std::string& v,
   r.unit = "MB";
   r.summary = Summarize(values);
   return report.Add(std::move(r));
+}
+
+const std::vector<std::string> kNone;
+
+// Stats of a population of n: the agent's for all in one call and for one
+// container at a time, the same cgroup files read in this process (the floor
+// under the API) and, given `ctr_ids`, containerd's Tasks.Metrics for all of
+// its tasks and for one, all alternating. Fails if any of them failed, or
+// containerd's answer does not carry exactly the metrics asked for.
+absl::Status StatsRows(BenchEnv& env, const CaseOptions& o, Report& report, int n,
+                       const std::vector<pb::ContainerId>& agent_ids,
+                       const std::vector<std::string>& ctr_ids) {
+  const std::string sfx = absl::StrCat(", ", n, " running");
+  std::vector<std::unique_ptr<cgroups::StatsReader>> readers;
+  if (auto layout = cgroups::HostLayout::Detect(); layout.ok()) {
+    for (const auto& id : agent_ids) {
+      pb::GetContainerPidRequest req;
+      *req.mutable_id() = id;
+      pb::GetContainerPidResponse resp;
+      if (!env.stub().GetContainerPid(Deadline(absl::Seconds(5)).get(), req, &resp).ok() ||
+          !resp.has_pid()) {
+        continue;
+      }
+      auto paths = cgroups::LocateByPid(*layout, static_cast<pid_t>(resp.pid()));
+      if (!paths.ok()) continue;
+      auto reader = cgroups::StatsReader::Open(*paths);
+      if (reader.ok()) readers.push_back(std::move(*reader));
+    }
+  }
+  size_t next = 0;
+  std::vector<Variant> v;
+  v.push_back({"ListStats" + sfx, nullptr, [&]() -> absl::Status {
+                 pb::ListStatsRequest req;
+                 pb::ListStatsResponse resp;
+                 auto s = FromGrpc(
+                     env.stub().ListStats(Deadline(absl::Seconds(30)).get(), req, &resp),
+                     "ListStats");
+                 if (s.ok() && resp.stats_size() != n) {
+                   return absl::InternalError(
+                       absl::StrCat("ListStats returned ", resp.stats_size(), " of ", n));
+                 }
+                 return s;
+               },
+               nullptr});
+  v.push_back({"GetStats, one of" + sfx, nullptr, [&]() -> absl::Status {
+                 pb::GetStatsRequest req;
+                 *req.mutable_id() = agent_ids[next++ % agent_ids.size()];
+                 pb::ContainerStats resp;
+                 return FromGrpc(
+                     env.stub().GetStats(Deadline(absl::Seconds(10)).get(), req, &resp),
+                     "GetStats");
+               },
+               nullptr});
+  if (!readers.empty()) {
+    v.push_back({"cgroup files in-process" + sfx, nullptr, [&]() -> absl::Status {
+                   for (const auto& r : readers) {
+                     if (auto s = r->Read(); !s.ok()) return s.status();
+                   }
+                   return absl::OkStatus();
+                 },
+                 nullptr});
+  }
+  // containerd's counterparts, over a connection of their own as the agent's
+  // stub has one. The answers are checked after the timed call, untimed.
+  const std::string cd_all = "containerd Tasks.Metrics all" + sfx;
+  const std::string cd_one = "containerd Tasks.Metrics one of" + sfx;
+  std::optional<ContainerdClient> cd;
+  cdpb::MetricsResponse all, one;
+  std::string one_id;
+  size_t next_ctr = 0;
+  if (!ctr_ids.empty()) {
+    cd.emplace(env.containerd_socket(), env.ctr_namespace(), 3000);
+    v.push_back({cd_all, nullptr,
+                 [&]() -> absl::Status {
+                   cdpb::MetricsResponse resp;
+                   auto s = cd->Metrics({}, &resp);
+                   all = std::move(resp);
+                   return s;
+                 },
+                 [&]() { return CheckMetrics(all, ctr_ids); }});
+    v.push_back({cd_one, nullptr,
+                 [&]() -> absl::Status {
+                   one_id = ctr_ids[next_ctr++ % ctr_ids.size()];
+                   cdpb::MetricsResponse resp;
+                   auto s = cd->Metrics({"id==" + one_id}, &resp);
+                   one = std::move(resp);
+                   return s;
+                 },
+                 [&]() { return CheckMetrics(one, {one_id}); }});
+  }
+  const auto samples = Alternate(v, o.warmup, std::max(o.iterations, 20));
+  report.AddSamples("stats", samples);
+  if (Row* r = report.Find("stats", "ListStats" + sfx)) {
+    if (n >= 200) r->max_value = 50;
+    if (!readers.empty()) r->compare.push_back({"cgroup files in-process" + sfx});
+    if (cd) r->compare.push_back({cd_all});
+  }
+  if (Row* r = report.Find("stats", "GetStats, one of" + sfx); r && cd) {
+    r->compare.push_back({cd_one});
+  }
+  if (Row* r = report.Find("stats", cd_all); r && all.metrics_size() > 0) {
+    r->note = absl::StrFormat(
+        "no filter, %d metrics of %s; containerd asks each task's shim over ttrpc",
+        all.metrics_size(), all.metrics(0).data().type_url());
+  }
+  if (Row* r = report.Find("stats", cd_one)) {
+    r->note = "filter id==<container id>, rotating over the population";
+  }
+  for (const auto& s : samples) {
+    if (!s.error.ok()) {
+      return absl::Status(s.error.code(), absl::StrCat(s.name, ": ", s.error.message()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -140,87 +257,46 @@ absl::Status PopulationCase(BenchEnv& env, const CaseOptions& o, Report& report)
       if (ctrd) t.compare.push_back({"containerd+shims RSS" + sfx});
     }
 
-    // Stats for the whole population, one call; one container at a time; and
-    // the same cgroup files read in this process (the floor under the API).
-    std::vector<std::unique_ptr<cgroups::StatsReader>> readers;
-    if (auto layout = cgroups::HostLayout::Detect(); layout.ok()) {
-      for (const auto& id : agent_ids) {
-        pb::GetContainerPidRequest req;
-        *req.mutable_id() = id;
-        pb::GetContainerPidResponse resp;
-        if (!env.stub().GetContainerPid(Deadline(absl::Seconds(5)).get(), req, &resp).ok() ||
-            !resp.has_pid()) {
-          continue;
+    // The same population in containerd, before the stats, so that the stats
+    // rows of both run alternating over the same machine.
+    bool ctr_ready = false;
+    if (ctrd) {
+      const double c0 = NowMs();
+      while (static_cast<int>(ctr_ids.size()) < n) {
+        const std::string cid = absl::StrCat("pop-", ctr_ids.size());
+        if (status = env.CtrOk({"run", "-d", env.image(), cid, kSleeper[0], kSleeper[1]});
+            !status.ok()) {
+          break;
         }
-        auto paths = cgroups::LocateByPid(*layout, static_cast<pid_t>(resp.pid()));
-        if (!paths.ok()) continue;
-        auto reader = cgroups::StatsReader::Open(*paths);
-        if (reader.ok()) readers.push_back(std::move(*reader));
+        ctr_ids.push_back(cid);
       }
-    }
-    size_t next = 0;
-    std::vector<Variant> v;
-    v.push_back({"ListStats" + sfx, nullptr, [&]() -> absl::Status {
-                   pb::ListStatsRequest req;
-                   pb::ListStatsResponse resp;
-                   auto s = FromGrpc(
-                       env.stub().ListStats(Deadline(absl::Seconds(30)).get(), req, &resp),
-                       "ListStats");
-                   if (s.ok() && resp.stats_size() != n) {
-                     return absl::InternalError(
-                         absl::StrCat("ListStats returned ", resp.stats_size(), " of ", n));
-                   }
-                   return s;
-                 },
-                 nullptr});
-    v.push_back({"GetStats, one of" + sfx, nullptr, [&]() -> absl::Status {
-                   pb::GetStatsRequest req;
-                   *req.mutable_id() = agent_ids[next++ % agent_ids.size()];
-                   pb::ContainerStats resp;
-                   return FromGrpc(
-                       env.stub().GetStats(Deadline(absl::Seconds(10)).get(), req, &resp),
-                       "GetStats");
-                 },
-                 nullptr});
-    if (!readers.empty()) {
-      v.push_back({"cgroup files in-process" + sfx, nullptr, [&]() -> absl::Status {
-                     for (const auto& r : readers) {
-                       if (auto s = r->Read(); !s.ok()) return s.status();
-                     }
-                     return absl::OkStatus();
-                   },
-                   nullptr});
-    }
-    report.AddSamples("stats", Alternate(v, o.warmup, std::max(o.iterations, 20)));
-    if (Row* r = report.Find("stats", "ListStats" + sfx)) {
-      if (n >= 200) r->max_value = 50;
-      if (!readers.empty()) r->compare.push_back({"cgroup files in-process" + sfx});
-      r->note = absl::StrFormat("agent started %d containers in %.1f s", n, agent_start_s);
+      // A failure here still lets the agent's stats rows below be measured.
+      if (status.ok()) {
+        ctr_ready = true;
+        const double ctr_start_s = (NowMs() - c0) / 1000;
+        absl::SleepFor(absl::Seconds(1));
+        auto c = ReadProcMem(env.containerd_pid());
+        const Mem shims = MemOf(env.ShimPids());
+        if (c.ok()) {
+          Row& r = report.AddValue("memory", "containerd RSS" + sfx, "MB", c->rss_mb);
+          r.note = absl::StrFormat("containerd started %d containers in %.1f s", n, ctr_start_s);
+          report.AddValue("memory", "containerd threads" + sfx, "threads", c->threads);
+          report.AddValue("memory", "containerd+shims RSS" + sfx, "MB",
+                          c->rss_mb + shims.rss_total);
+        }
+        AddDistribution(report, "memory", "shim RSS" + sfx, shims.rss);
+        AddDistribution(report, "memory", "shim PSS" + sfx, shims.pss);
+      }
     }
 
-    if (!ctrd) continue;
-    const double c0 = NowMs();
-    while (static_cast<int>(ctr_ids.size()) < n) {
-      const std::string cid = absl::StrCat("pop-", ctr_ids.size());
-      if (status = env.CtrOk({"run", "-d", env.image(), cid, kSleeper[0], kSleeper[1]});
-          !status.ok()) {
-        break;
-      }
-      ctr_ids.push_back(cid);
+    if (auto s = StatsRows(env, o, report, n, agent_ids, ctr_ready ? ctr_ids : kNone);
+        !s.ok() && status.ok()) {
+      status = s;
+    }
+    if (Row* r = report.Find("stats", "ListStats" + sfx)) {
+      r->note = absl::StrFormat("agent started %d containers in %.1f s", n, agent_start_s);
     }
     if (!status.ok()) break;
-    const double ctr_start_s = (NowMs() - c0) / 1000;
-    absl::SleepFor(absl::Seconds(1));
-    auto c = ReadProcMem(env.containerd_pid());
-    const Mem shims = MemOf(env.ShimPids());
-    if (c.ok()) {
-      Row& r = report.AddValue("memory", "containerd RSS" + sfx, "MB", c->rss_mb);
-      r.note = absl::StrFormat("containerd started %d containers in %.1f s", n, ctr_start_s);
-      report.AddValue("memory", "containerd threads" + sfx, "threads", c->threads);
-      report.AddValue("memory", "containerd+shims RSS" + sfx, "MB", c->rss_mb + shims.rss_total);
-    }
-    AddDistribution(report, "memory", "shim RSS" + sfx, shims.rss);
-    AddDistribution(report, "memory", "shim PSS" + sfx, shims.pss);
   }
   teardown();
   return status;

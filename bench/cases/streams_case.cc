@@ -1,15 +1,20 @@
 // Many open server streams: N Wait streams, then N log-follow streams, on one
 // running container. With them open: the agent's threads, RSS and descriptors,
 // and the latency of unary calls made meanwhile (p99 against no streams).
+// containerd's counterpart of the Wait streams: N concurrent unary Tasks.Wait
+// calls on one running task, with containerd's threads, RSS and the latency of
+// Tasks.Get meanwhile (against no waiters). containerd has no log follow.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "bench/cases/cases.h"
+#include "bench/harness/containerd_client.h"
 #include "bench/harness/procinfo.h"
 
 namespace zlayer::bench {
@@ -177,6 +182,131 @@ absl::StatusOr<std::vector<double>> UnaryLatencies(Stub& stub, const pb::Contain
   return us;
 }
 
+// `calls` sequential Tasks.Get of `cid`; latencies in microseconds. As above:
+// each has a deadline, and a failed call, or a task not running, fails the case.
+absl::StatusOr<std::vector<double>> CtrUnaryLatencies(ContainerdClient& client,
+                                                      const std::string& cid, int calls) {
+  std::vector<double> us;
+  cdpb::GetRequest req;
+  req.set_container_id(cid);
+  for (int i = 0; i < calls && !Interrupted(); ++i) {
+    cdpb::GetResponse resp;
+    auto ctx = client.Context(absl::Seconds(10));
+    const double t0 = NowMs();
+    const grpc::Status status = client.stub().Get(ctx.get(), req, &resp);
+    const double t1 = NowMs();
+    if (!status.ok()) {
+      return absl::UnavailableError(absl::StrCat("Tasks.Get call ", i + 1, " of ", calls,
+                                                 " failed: ", status.error_message()));
+    }
+    if (!IsTask(resp.process(), cid) ||
+        resp.process().status() != ::containerd::v1::types::RUNNING) {
+      return absl::InternalError(absl::StrCat("Tasks.Get: ", cid, " is not running"));
+    }
+    us.push_back((t1 - t0) * 1000);
+  }
+  return us;
+}
+
+// containerd's rows: "containerd no waiters: ..." once, then "containerd Wait xN:
+// ..." per count. Each measurement has one running task of its own, the one
+// waited on and asked about: a Tasks.Wait cancelled by its client may stay
+// pending in the shim until the task exits, so no count inherits another's.
+class CtrWaitRows {
+ public:
+  CtrWaitRows(BenchEnv& env, const CaseOptions& o, Report& report)
+      : env_(env), o_(o), report_(report),
+        unary_(env.containerd_socket(), env.ctr_namespace(), 1) {}
+
+  absl::Status Baseline() {
+    const std::string cid = "streams-c0";
+    if (auto s = StartTask(cid); !s.ok()) return s;
+    auto rm = absl::MakeCleanup([&] { RemoveTask(cid); });
+    if (auto warm = CtrUnaryLatencies(unary_, cid, 50); !warm.ok()) return warm.status();
+    auto base = ReadProcMem(env_.containerd_pid());
+    if (!base.ok()) return base.status();
+    base_ = *base;
+    auto quiet = CtrUnaryLatencies(unary_, cid, o_.unary_calls);
+    if (!quiet.ok()) return quiet.status();
+    Row& b = report_.Add({});
+    b.case_name = "streams";
+    b.variant = "containerd no waiters: unary p50/p99";
+    b.unit = "us";
+    b.summary = Summarize(*quiet);
+    b.note = "Tasks.Get of a running task, over a connection of its own";
+    report_.AddValue("streams", "containerd no waiters: containerd threads", "threads",
+                     base_.threads);
+    report_.AddValue("streams", "containerd no waiters: containerd RSS", "MB", base_.rss_mb);
+    return absl::OkStatus();
+  }
+
+  absl::Status Waiters(int n) {
+    const std::string name = absl::StrCat("containerd Wait x", n);
+    const std::string cid = absl::StrCat("streams-c", n);
+    if (auto s = StartTask(cid); !s.ok()) return s;
+    auto rm = absl::MakeCleanup([&] { RemoveTask(cid); });
+    // Go's heap grows and shrinks on its own: the cost per waiter is taken
+    // against the RSS right before, not against the no-waiters row.
+    auto before = ReadProcMem(env_.containerd_pid());
+    if (!before.ok()) return before.status();
+    const double t0 = NowMs();
+    auto waiters = TaskWaiters::Open(env_.containerd_socket(), env_.ctr_namespace(), cid, n,
+                                     absl::Seconds(120));
+    if (!waiters.ok()) return waiters.status();
+    const double open_ms = NowMs() - t0;
+    absl::SleepFor(absl::Milliseconds(500));
+    auto mem = ReadProcMem(env_.containerd_pid());
+    double shim_rss = 0;
+    int shim_threads = 0;
+    for (pid_t p : env_.ShimPids()) {
+      if (auto m = ReadProcMem(p); m.ok()) {
+        shim_rss += m->rss_mb;
+        shim_threads += m->threads;
+      }
+    }
+    auto busy = CtrUnaryLatencies(unary_, cid, o_.unary_calls);
+    if (!busy.ok()) return busy.status();
+    // Every call still held by containerd when the measurement ends.
+    if (auto s = (*waiters)->CheckPending(); !s.ok()) return s;
+    Row& u = report_.Add({});
+    u.case_name = "streams";
+    u.variant = name + ": unary p50/p99";
+    u.unit = "us";
+    u.summary = Summarize(*busy);
+    u.compare.push_back({"containerd no waiters: unary p50/p99"});
+    u.note = absl::StrFormat("Tasks.Get of the waited task; %d Tasks.Wait calls opened in %.0f ms",
+                             n, open_ms);
+    if (mem.ok()) {
+      Row& t = report_.AddValue("streams", name + ": containerd threads", "threads", mem->threads);
+      t.compare.push_back({"containerd no waiters: containerd threads"});
+      Row& r = report_.AddValue("streams", name + ": containerd RSS", "MB", mem->rss_mb);
+      r.compare.push_back({"containerd no waiters: containerd RSS"});
+      r.note = absl::StrFormat(
+          "%.1f KB per waiter over %.1f MB just before, %d fds; the task's shim: %.1f MB RSS, "
+          "%d threads",
+          (mem->rss_mb - before->rss_mb) * 1024 / n, before->rss_mb, mem->fds, shim_rss,
+          shim_threads);
+    }
+    (*waiters)->Close();
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status StartTask(const std::string& cid) {
+    return env_.CtrOk({"run", "-d", env_.image(), cid, "/bin/sleep", "1000000"});
+  }
+  void RemoveTask(const std::string& cid) {
+    (void)env_.Ctr({"task", "rm", "-f", cid});
+    (void)env_.Ctr({"container", "rm", cid});
+  }
+
+  BenchEnv& env_;
+  const CaseOptions& o_;
+  Report& report_;
+  ContainerdClient unary_;
+  ProcMem base_;
+};
+
 }  // namespace
 
 absl::Status StreamsCase(BenchEnv& env, const CaseOptions& o, Report& report) {
@@ -202,6 +332,17 @@ absl::Status StreamsCase(BenchEnv& env, const CaseOptions& o, Report& report) {
   b.summary = Summarize(*quiet);
   report.AddValue("streams", "no streams: agentd threads", "threads", base->threads);
   report.AddValue("streams", "no streams: agentd RSS", "MB", base->rss_mb);
+
+  // containerd's rows follow the agent's for each count of Wait streams; a
+  // failure there ends containerd's part only, and fails the case at the end.
+  std::optional<CtrWaitRows> ctr;
+  absl::Status ctr_status;
+  if (env.has_containerd()) {
+    ctr.emplace(env, o, report);
+    if (auto s = ctr->Baseline(); !s.ok()) {
+      ctr_status = absl::Status(s.code(), absl::StrCat("containerd no waiters: ", s.message()));
+    }
+  }
 
   std::vector<int> counts = o.streams;
   std::sort(counts.begin(), counts.end());
@@ -229,19 +370,37 @@ absl::Status StreamsCase(BenchEnv& env, const CaseOptions& o, Report& report) {
       }
       u.summary = Summarize(*busy);
       u.compare.push_back({"no streams: unary p50/p99"});
+      const std::string theirs = absl::StrCat("containerd Wait x", n);
+      if (ctr && !logs) {
+        Comparison p99;
+        p99.reference = theirs + ": unary p50/p99";
+        p99.p99 = true;
+        u.compare.push_back(p99);
+      }
       u.note = absl::StrFormat("opened in %.0f ms", open_ms);
+      if (logs && ctr) {
+        u.note += "; agent only: containerd's API has no log follow (clients read the task's "
+                  "stdio FIFOs themselves)";
+      }
       if (mem.ok()) {
         Row& t = report.AddValue("streams", name + ": agentd threads", "threads", mem->threads);
         t.compare.push_back({"no streams: agentd threads"});
+        if (ctr && !logs) t.compare.push_back({theirs + ": containerd threads"});
         Row& r = report.AddValue("streams", name + ": agentd RSS", "MB", mem->rss_mb);
         r.compare.push_back({"no streams: agentd RSS"});
+        if (ctr && !logs) r.compare.push_back({theirs + ": containerd RSS"});
         r.note = absl::StrFormat("%.1f KB per stream, %d fds",
                                  (mem->rss_mb - base->rss_mb) * 1024 / n, mem->fds);
       }
       set.Close();
+      if (ctr && !logs && ctr_status.ok() && !Interrupted()) {
+        if (auto s = ctr->Waiters(n); !s.ok()) {
+          ctr_status = absl::Status(s.code(), absl::StrCat(theirs, ": ", s.message()));
+        }
+      }
     }
   }
-  return absl::OkStatus();
+  return ctr_status;
 }
 
 }  // namespace zlayer::bench

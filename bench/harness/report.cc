@@ -30,7 +30,7 @@ std::string CompareText(const Row& r) {
   std::vector<std::string> parts;
   for (const auto& c : r.compare) {
     if (!c.ratio) continue;
-    std::string s = absl::StrFormat("%.2fx %s", *c.ratio, c.reference);
+    std::string s = absl::StrFormat("%.2fx %s%s", *c.ratio, c.p99 ? "p99 of " : "", c.reference);
     if (c.max_ratio) s += absl::StrFormat(" (target <= %.2fx:%s)", *c.max_ratio, Verdict(c.met));
     parts.push_back(s);
   }
@@ -90,8 +90,9 @@ void Report::Finish() {
     if (r.summary.n == 0) continue;
     for (auto& c : r.compare) {
       const Row* ref = Find(r.case_name, c.reference);
-      if (ref && ref->summary.n > 0 && ref->summary.median > 0) {
-        c.ratio = r.summary.median / ref->summary.median;
+      const double theirs = !ref ? 0 : c.p99 ? ref->summary.p99 : ref->summary.median;
+      if (ref && ref->summary.n > 0 && theirs > 0) {
+        c.ratio = (c.p99 ? r.summary.p99 : r.summary.median) / theirs;
       }
       if (c.max_ratio && c.ratio) c.met = *c.ratio <= *c.max_ratio;
     }
@@ -106,7 +107,7 @@ nlohmann::json Report::ToJson() const {
                         {"summary", SummaryJson(r.summary)}};
     nlohmann::json cmp = nlohmann::json::array();
     for (const auto& c : r.compare) {
-      nlohmann::json k = {{"reference", c.reference}};
+      nlohmann::json k = {{"reference", c.reference}, {"of", c.p99 ? "p99" : "median"}};
       if (c.ratio) k["ratio"] = *c.ratio;
       if (c.max_ratio) k["target_max_ratio"] = *c.max_ratio;
       if (c.met) k["target_met"] = *c.met;

@@ -17,6 +17,8 @@ struct Comparison {
   std::optional<double> max_ratio;
   std::optional<double> ratio;
   std::optional<bool> met;
+  // The ratio of the p99s instead of the medians (latency rows).
+  bool p99 = false;
 };
 
 struct Row {
@@ -24,8 +26,8 @@ struct Row {
   std::string variant;    // who did it and what: "agent gRPC create+start+wait+remove"
   std::string unit;       // "ms", "us", "MB", "threads"
   Summary summary;        // single figures have n = 1
-  // Ratios of this median to other variants' medians (same case), each with an
-  // optional target from the product brief.
+  // Ratios of this median to other variants' medians (same case; or of the p99s),
+  // each with an optional target from the product brief.
   std::vector<Comparison> compare;
   // An absolute target for the median.
   std::optional<double> max_value;
