@@ -199,6 +199,19 @@ absl::Status PopulationCase(BenchEnv& env, const CaseOptions& o, Report& report)
           "%.1f MB anonymous, %.1f MB file-backed", c->anon_mb, c->file_mb);
     }
   }
+  // RSS counts every resident page of the shared libraries, also those other
+  // processes use; PSS divides them among their users, USS is this process's alone.
+  Row& apss = report.AddValue("memory", "agentd idle PSS", "MB", agent_idle->pss_mb);
+  Row& auss = report.AddValue("memory", "agentd idle USS", "MB", agent_idle->uss_mb);
+  auss.note = "pages no other process maps: the agent's own memory";
+  if (ctrd) {
+    if (auto c = ReadProcMem(env.containerd_pid()); c.ok()) {
+      apss.compare.push_back({"containerd idle PSS"});
+      auss.compare.push_back({"containerd idle USS"});
+      report.AddValue("memory", "containerd idle PSS", "MB", c->pss_mb);
+      report.AddValue("memory", "containerd idle USS", "MB", c->uss_mb);
+    }
+  }
   report.AddValue("memory", "agentd idle threads", "threads", agent_idle->threads);
 
   std::vector<pb::ContainerId> agent_ids;
