@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -80,8 +79,18 @@ bool RemoveCgroupDir(const std::string& path) {
   return rmdir(path.c_str()) == 0 || errno == ENOENT;
 }
 
-int RemoveEntry(const char* path, const struct stat*, int type, struct FTW*) {
-  return (type == FTW_DP ? rmdir(path) : unlink(path)) == 0 || errno == ENOENT ? 0 : -1;
+// runc's state directory holds files only (state.json; exec.fifo before start).
+// Anything else is not ours to judge.
+bool RemoveStateDir(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return errno == ENOENT;
+  bool ok = true;
+  while (struct dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    if (unlinkat(dirfd(d), e->d_name, 0) != 0 && errno != ENOENT) ok = false;
+  }
+  closedir(d);
+  return ok && (rmdir(dir.c_str()) == 0 || errno == ENOENT);
 }
 
 }  // namespace
@@ -147,9 +156,7 @@ CleanupResult DeleteStoppedContainer(const std::string& runtime_root, const std:
     }
     cgroups.swap(busy);
   }
-  if (nftw(dir.c_str(), RemoveEntry, 8, FTW_DEPTH | FTW_PHYS) != 0) {
-    return CleanupResult::kUseRuntime;
-  }
+  if (!RemoveStateDir(dir)) return CleanupResult::kUseRuntime;
   return CleanupResult::kDeleted;
 }
 
