@@ -167,7 +167,8 @@ def main():
     # With containerd present, its contenders must have run where they exist.
     if results.get("machine", {}).get("versions", {}).get("containerd"):
         for case, prefix in (("stats", "containerd Tasks.Metrics"),
-                             ("streams", "containerd Wait x")):
+                             ("streams", "containerd Wait x"),
+                             ("grpc", "containerd Version")):
             if not any(r["case"] == case and r["variant"].startswith(prefix) for r in rows):
                 problems.append(f"case {case}: no '{prefix}' rows")
     if not results.get("load"):

@@ -1,13 +1,15 @@
 // The gRPC floor: a no-op unary RPC (GetAgentInfo, answered inline from memory)
 // on the agent's socket, against a bare gRPC C++ callback server in another
 // process answering the same RPC with a constant on a unix socket. The
-// difference is what the agent's API layer adds per call.
+// difference is what the agent's API layer adds per call. containerd's own
+// no-op, Version, on its socket runs alongside: its API's floor.
 #include <signal.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/cases/cases.h"
+#include "containerd/containerd_version.grpc.pb.h"
 
 namespace zlayer::bench {
 namespace {
@@ -29,6 +31,16 @@ absl::Status Call(Stub& stub) {
   pb::GetAgentInfoResponse resp;
   grpc::ClientContext ctx;
   return FromGrpc(stub.GetAgentInfo(&ctx, req, &resp), "GetAgentInfo");
+}
+
+absl::Status ContainerdVersion(::containerd::services::version::v1::Version::Stub& stub) {
+  google::protobuf::Empty req;
+  ::containerd::services::version::v1::VersionResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  if (auto s = FromGrpc(stub.Version(&ctx, req, &resp), "containerd Version"); !s.ok()) return s;
+  if (resp.version().empty()) return absl::InternalError("containerd Version: empty version");
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -66,8 +78,21 @@ absl::Status GrpcFloorCase(BenchEnv& env, const CaseOptions& o, Report& report) 
       {"agent GetAgentInfo", nullptr, [&] { return Call(*agent); }, nullptr},
       {"bare gRPC server", nullptr, [&] { return Call(*floor); }, nullptr},
   };
+  std::unique_ptr<::containerd::services::version::v1::Version::Stub> containerd;
+  if (env.has_containerd()) {
+    containerd = ::containerd::services::version::v1::Version::NewStub(
+        NewChannel(env.containerd_socket(), 4));
+    v.push_back({"containerd Version", nullptr, [&] { return ContainerdVersion(*containerd); },
+                 nullptr});
+  }
   report.AddSamples("grpc", Alternate(v, 200, o.floor_calls), "us", 1000.0);
-  if (Row* r = report.Find("grpc", "agent GetAgentInfo")) r->compare.push_back({"bare gRPC server"});
+  if (Row* r = report.Find("grpc", "agent GetAgentInfo")) {
+    r->compare.push_back({"bare gRPC server"});
+    if (containerd) r->compare.push_back({"containerd Version"});
+  }
+  if (Row* r = report.Find("grpc", "containerd Version")) {
+    r->note = "containerd's no-op unary RPC on its own socket (Go gRPC server)";
+  }
   (void)server->Signal(SIGTERM);
   (void)server->Wait(absl::Now() + absl::Seconds(5));
   ::unlink(socket.c_str());
