@@ -12,6 +12,7 @@
 //   exit.json     {"exit_code", "signal", "oom_killed", "finished_at", "error"}
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/epoll.h>
@@ -380,6 +381,11 @@ int Run(const Options& o) {
               /*durable=*/false);
   Report(o.sync_fd, "{\"ok\":true,\"init_pid\":" + std::to_string(init_pid) +
                         ",\"monitor_pid\":" + std::to_string(self) + "}");
+
+  // Start-up parsed /proc/self/mountinfo, which grows with every container's rootfs
+  // mount (about 60 KB more at 200 containers); give those freed heap pages back
+  // before the long wait, so a monitor's footprint does not grow with the host's.
+  malloc_trim(0);
 
   int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) Die("epoll_create1");

@@ -8,12 +8,17 @@
 #include <time.h>
 #include <unistd.h>
 
+// Every function here runs once, at the container's exit, so each is marked cold:
+// the compiler puts them in .text.unlikely, away from the start-up code. Placed
+// among that code they cost every monitor 60 KB of resident text, because the
+// kernel maps neighbouring pages with each page fault (measured: 1.30 -> 1.24 MB
+// file-backed per monitor).
 namespace zlayer::monitor {
 namespace {
 
 constexpr char kCgroupRoot[] = "/sys/fs/cgroup/";
 
-bool ReadSmallFile(const std::string& path, size_t limit, std::string* out) {
+[[gnu::cold]] bool ReadSmallFile(const std::string& path, size_t limit, std::string* out) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   char buf[16384];
@@ -28,12 +33,12 @@ bool ReadSmallFile(const std::string& path, size_t limit, std::string* out) {
   return out->size() <= limit;
 }
 
-void SkipSpace(const std::string& s, size_t* i) {
+[[gnu::cold]] void SkipSpace(const std::string& s, size_t* i) {
   while (*i < s.size() && (s[*i] == ' ' || s[*i] == '\n' || s[*i] == '\t' || s[*i] == '\r')) ++*i;
 }
 
 // A JSON string without escapes; anything escaped is more than we need to trust.
-bool PlainString(const std::string& s, size_t* i, std::string* out) {
+[[gnu::cold]] bool PlainString(const std::string& s, size_t* i, std::string* out) {
   SkipSpace(s, i);
   if (*i >= s.size() || s[*i] != '"') return false;
   const size_t end = s.find_first_of("\"\\", *i + 1);
@@ -43,7 +48,7 @@ bool PlainString(const std::string& s, size_t* i, std::string* out) {
   return true;
 }
 
-bool Expect(const std::string& s, size_t* i, char c) {
+[[gnu::cold]] bool Expect(const std::string& s, size_t* i, char c) {
   SkipSpace(s, i);
   if (*i >= s.size() || s[*i] != c) return false;
   ++*i;
@@ -51,20 +56,20 @@ bool Expect(const std::string& s, size_t* i, char c) {
 }
 
 // The text right after `"key":`, or npos.
-size_t ValueOf(const std::string& s, const char* key) {
+[[gnu::cold]] size_t ValueOf(const std::string& s, const char* key) {
   const std::string needle = std::string("\"") + key + "\":";
   const size_t at = s.find(needle);
   return at == std::string::npos ? at : at + needle.size();
 }
 
-bool SafeCgroupPath(const std::string& p) {
+[[gnu::cold]] bool SafeCgroupPath(const std::string& p) {
   if (p.compare(0, sizeof kCgroupRoot - 1, kCgroupRoot) != 0) return false;
   if (p.find("/..") != std::string::npos || p.find("//") != std::string::npos) return false;
   return p.size() > sizeof kCgroupRoot - 1;
 }
 
 // rmdir of a cgroup and the cgroups below it (a container may make its own).
-bool RemoveCgroupDir(const std::string& path) {
+[[gnu::cold]] bool RemoveCgroupDir(const std::string& path) {
   if (rmdir(path.c_str()) == 0 || errno == ENOENT) return true;
   if (errno != EBUSY && errno != ENOTEMPTY) return false;
   if (DIR* d = opendir(path.c_str())) {
@@ -81,7 +86,7 @@ bool RemoveCgroupDir(const std::string& path) {
 
 // runc's state directory holds files only (state.json; exec.fifo before start).
 // Anything else is not ours to judge.
-bool RemoveStateDir(const std::string& dir) {
+[[gnu::cold]] bool RemoveStateDir(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
   if (!d) return errno == ENOENT;
   bool ok = true;
@@ -95,7 +100,7 @@ bool RemoveStateDir(const std::string& dir) {
 
 }  // namespace
 
-bool CgroupPathsToRemove(const std::string& state, std::vector<std::string>* paths) {
+[[gnu::cold]] bool CgroupPathsToRemove(const std::string& state, std::vector<std::string>* paths) {
   paths->clear();
   // runc's state.json; crun and youki write other files or other keys.
   size_t i = ValueOf(state, "cgroup_paths");
@@ -135,7 +140,7 @@ bool CgroupPathsToRemove(const std::string& state, std::vector<std::string>* pat
   return true;
 }
 
-CleanupResult DeleteStoppedContainer(const std::string& runtime_root, const std::string& id) {
+[[gnu::cold]] CleanupResult DeleteStoppedContainer(const std::string& runtime_root, const std::string& id) {
   const std::string dir = runtime_root + "/" + id;
   std::string state;
   if (!ReadSmallFile(dir + "/state.json", 4 << 20, &state)) return CleanupResult::kUseRuntime;
