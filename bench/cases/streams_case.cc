@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 
 #include "absl/cleanup/cleanup.h"
@@ -158,54 +159,59 @@ class StreamSet {
   int finished_ = 0;
 };
 
-// `calls` sequential GetContainerState calls; latencies in microseconds. Each call
-// has a deadline, so a wedged agent fails the case instead of hanging it, and a
-// failed call fails it too: a p99 over the successes alone would flatter the agent.
+// `calls` sequential calls of `timed_call`, which makes one unary call and returns
+// the milliseconds the call itself took. Each call has a deadline, so a wedged
+// server fails the case instead of hanging it, and a failed call fails it too: a
+// p99 over the successes alone would flatter the server. Latencies in microseconds.
+absl::StatusOr<std::vector<double>> Latencies(
+    const std::string& what, int calls, const std::function<absl::StatusOr<double>()>& timed_call) {
+  std::vector<double> us;
+  for (int i = 0; i < calls && !Interrupted(); ++i) {
+    auto ms = timed_call();
+    if (!ms.ok()) {
+      return absl::Status(ms.status().code(), absl::StrCat(what, " call ", i + 1, " of ", calls,
+                                                           " failed: ", ms.status().message()));
+    }
+    us.push_back(*ms * 1000);
+  }
+  return us;
+}
+
+// GetContainerState of `id`, the agent's unary call made while streams are open.
 absl::StatusOr<std::vector<double>> UnaryLatencies(Stub& stub, const pb::ContainerId& id,
                                                    int calls) {
-  std::vector<double> us;
   pb::GetContainerStateRequest req;
   *req.mutable_id() = id;
-  for (int i = 0; i < calls && !Interrupted(); ++i) {
+  return Latencies("GetContainerState", calls, [&]() -> absl::StatusOr<double> {
     pb::GetContainerStateResponse resp;
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     const double t0 = NowMs();
     const grpc::Status status = stub.GetContainerState(&ctx, req, &resp);
     const double t1 = NowMs();
-    if (!status.ok()) {
-      return absl::UnavailableError(absl::StrCat("GetContainerState call ", i + 1, " of ", calls,
-                                                 " failed: ", status.error_message()));
-    }
-    us.push_back((t1 - t0) * 1000);
-  }
-  return us;
+    if (!status.ok()) return absl::UnavailableError(status.error_message());
+    return t1 - t0;
+  });
 }
 
-// `calls` sequential Tasks.Get of `cid`; latencies in microseconds. As above:
-// each has a deadline, and a failed call, or a task not running, fails the case.
+// Tasks.Get of `cid`, containerd's counterpart; a task not running fails it too.
 absl::StatusOr<std::vector<double>> CtrUnaryLatencies(ContainerdClient& client,
                                                       const std::string& cid, int calls) {
-  std::vector<double> us;
   cdpb::GetRequest req;
   req.set_container_id(cid);
-  for (int i = 0; i < calls && !Interrupted(); ++i) {
+  return Latencies("Tasks.Get", calls, [&]() -> absl::StatusOr<double> {
     cdpb::GetResponse resp;
     auto ctx = client.Context(absl::Seconds(10));
     const double t0 = NowMs();
     const grpc::Status status = client.stub().Get(ctx.get(), req, &resp);
     const double t1 = NowMs();
-    if (!status.ok()) {
-      return absl::UnavailableError(absl::StrCat("Tasks.Get call ", i + 1, " of ", calls,
-                                                 " failed: ", status.error_message()));
-    }
+    if (!status.ok()) return absl::UnavailableError(status.error_message());
     if (!IsTask(resp.process(), cid) ||
         resp.process().status() != ::containerd::v1::types::RUNNING) {
-      return absl::InternalError(absl::StrCat("Tasks.Get: ", cid, " is not running"));
+      return absl::InternalError(absl::StrCat(cid, " is not running"));
     }
-    us.push_back((t1 - t0) * 1000);
-  }
-  return us;
+    return t1 - t0;
+  });
 }
 
 // containerd's rows: "containerd no waiters: ..." once, then "containerd Wait xN:
@@ -225,18 +231,14 @@ class CtrWaitRows {
     if (auto warm = CtrUnaryLatencies(unary_, cid, 50); !warm.ok()) return warm.status();
     auto base = ReadProcMem(env_.containerd_pid());
     if (!base.ok()) return base.status();
-    base_ = *base;
     auto quiet = CtrUnaryLatencies(unary_, cid, o_.unary_calls);
     if (!quiet.ok()) return quiet.status();
-    Row& b = report_.Add({});
-    b.case_name = "streams";
-    b.variant = "containerd no waiters: unary p50/p99";
-    b.unit = "us";
-    b.summary = Summarize(*quiet);
+    Row& b = report_.AddDistribution("streams", "containerd no waiters: unary p50/p99", "us",
+                                     *quiet);
     b.note = "Tasks.Get of a running task, over a connection of its own";
     report_.AddValue("streams", "containerd no waiters: containerd threads", "threads",
-                     base_.threads);
-    report_.AddValue("streams", "containerd no waiters: containerd RSS", "MB", base_.rss_mb);
+                     base->threads);
+    report_.AddValue("streams", "containerd no waiters: containerd RSS", "MB", base->rss_mb);
     return absl::OkStatus();
   }
 
@@ -268,11 +270,7 @@ class CtrWaitRows {
     if (!busy.ok()) return busy.status();
     // Every call still held by containerd when the measurement ends.
     if (auto s = (*waiters)->CheckPending(); !s.ok()) return s;
-    Row& u = report_.Add({});
-    u.case_name = "streams";
-    u.variant = name + ": unary p50/p99";
-    u.unit = "us";
-    u.summary = Summarize(*busy);
+    Row& u = report_.AddDistribution("streams", name + ": unary p50/p99", "us", *busy);
     u.compare.push_back({"containerd no waiters: unary p50/p99"});
     u.note = absl::StrFormat("Tasks.Get of the waited task; %d Tasks.Wait calls opened in %.0f ms",
                              n, open_ms);
@@ -304,7 +302,6 @@ class CtrWaitRows {
   const CaseOptions& o_;
   Report& report_;
   ContainerdClient unary_;
-  ProcMem base_;
 };
 
 }  // namespace
@@ -323,13 +320,9 @@ absl::Status StreamsCase(BenchEnv& env, const CaseOptions& o, Report& report) {
   if (auto warm = UnaryLatencies(*unary, id, 50); !warm.ok()) return warm.status();
   auto base = ReadProcMem(env.agent_pid());
   if (!base.ok()) return base.status();
-  Row& b = report.Add({});
-  b.case_name = "streams";
-  b.variant = "no streams: unary p50/p99";
-  b.unit = "us";
   auto quiet = UnaryLatencies(*unary, id, o.unary_calls);
   if (!quiet.ok()) return quiet.status();
-  b.summary = Summarize(*quiet);
+  report.AddDistribution("streams", "no streams: unary p50/p99", "us", *quiet);
   report.AddValue("streams", "no streams: agentd threads", "threads", base->threads);
   report.AddValue("streams", "no streams: agentd RSS", "MB", base->rss_mb);
 
@@ -359,16 +352,12 @@ absl::Status StreamsCase(BenchEnv& env, const CaseOptions& o, Report& report) {
       const double open_ms = NowMs() - t0;
       absl::SleepFor(absl::Milliseconds(500));
       auto mem = ReadProcMem(env.agent_pid());
-      Row& u = report.Add({});
-      u.case_name = "streams";
-      u.variant = name + ": unary p50/p99";
-      u.unit = "us";
       auto busy = UnaryLatencies(*unary, id, o.unary_calls);
       if (!busy.ok()) {
         set.Close();
         return absl::Status(busy.status().code(), absl::StrCat(name, ": ", busy.status().message()));
       }
-      u.summary = Summarize(*busy);
+      Row& u = report.AddDistribution("streams", name + ": unary p50/p99", "us", *busy);
       u.compare.push_back({"no streams: unary p50/p99"});
       const std::string theirs = absl::StrCat("containerd Wait x", n);
       if (ctr && !logs) {

@@ -49,10 +49,7 @@ absl::StatusOr<ProcMem> ReadProcMem(pid_t pid) {
   m.file_mb = FieldKb(*status, "RssFile:") / 1024.0;
   m.threads = static_cast<int>(FieldKb(*status, "Threads:"));
   auto rollup = base::ReadFile(absl::StrCat("/proc/", pid, "/smaps_rollup"));
-  if (rollup.ok()) {
-    m.pss_mb = FieldKb(*rollup, "Pss:") / 1024.0;
-    m.uss_mb = (FieldKb(*rollup, "Private_Clean:") + FieldKb(*rollup, "Private_Dirty:")) / 1024.0;
-  }
+  if (rollup.ok()) m.pss_mb = FieldKb(*rollup, "Pss:") / 1024.0;
   m.fds = CountEntries(absl::StrCat("/proc/", pid, "/fd"));
   return m;
 }

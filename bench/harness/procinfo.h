@@ -14,7 +14,6 @@ namespace zlayer::bench {
 struct ProcMem {
   double rss_mb = 0;   // VmRSS
   double pss_mb = 0;   // smaps_rollup Pss: shared pages divided among their users
-  double uss_mb = 0;   // smaps_rollup Private_Clean + Private_Dirty: this process's alone
   double anon_mb = 0;  // RssAnon: heap, stacks (what the process itself allocated)
   double file_mb = 0;  // RssFile: mapped binaries and libraries (shared with others)
   int threads = 0;

@@ -53,14 +53,19 @@ Row& Report::Add(Row row) {
   return rows_.back();
 }
 
-Row& Report::AddValue(const std::string& case_name, const std::string& variant,
-                      const std::string& unit, double value) {
+Row& Report::AddDistribution(const std::string& case_name, const std::string& variant,
+                             const std::string& unit, const std::vector<double>& values) {
   Row r;
   r.case_name = case_name;
   r.variant = variant;
   r.unit = unit;
-  r.summary = Summarize({value});
+  r.summary = Summarize(values);
   return Add(std::move(r));
+}
+
+Row& Report::AddValue(const std::string& case_name, const std::string& variant,
+                      const std::string& unit, double value) {
+  return AddDistribution(case_name, variant, unit, {value});
 }
 
 void Report::AddSamples(const std::string& case_name, const std::vector<VariantSamples>& samples,

@@ -44,8 +44,11 @@ class Report {
   // The 1-minute load average around a case.
   void AddLoad(const std::string& case_name, double before, double after);
 
-  // Adds a measured row. Single-value helper below.
+  // Adds a measured row. Helpers below: one row summarising many values, and
+  // one holding a single value.
   Row& Add(Row row);
+  Row& AddDistribution(const std::string& case_name, const std::string& variant,
+                       const std::string& unit, const std::vector<double>& values);
   Row& AddValue(const std::string& case_name, const std::string& variant,
                 const std::string& unit, double value);
   // Rows from an Alternate() run, one per variant, in `unit` (samples are ms;
