@@ -2,11 +2,11 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "base/fs_util.h"
 
 // Every function here runs once, at the container's exit, so each is marked cold:
 // the compiler puts them in .text.unlikely, away from the start-up code. Placed
@@ -17,21 +17,6 @@ namespace zlayer::monitor {
 namespace {
 
 constexpr char kCgroupRoot[] = "/sys/fs/cgroup/";
-
-[[gnu::cold]] bool ReadSmallFile(const std::string& path, size_t limit, std::string* out) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[16384];
-  for (;;) {
-    const ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out->append(buf, static_cast<size_t>(n));
-    if (out->size() > limit) break;
-  }
-  close(fd);
-  return out->size() <= limit;
-}
 
 [[gnu::cold]] void SkipSpace(const std::string& s, size_t* i) {
   while (*i < s.size() && (s[*i] == ' ' || s[*i] == '\n' || s[*i] == '\t' || s[*i] == '\r')) ++*i;
@@ -84,20 +69,6 @@ constexpr char kCgroupRoot[] = "/sys/fs/cgroup/";
   return rmdir(path.c_str()) == 0 || errno == ENOENT;
 }
 
-// runc's state directory holds files only (state.json; exec.fifo before start).
-// Anything else is not ours to judge.
-[[gnu::cold]] bool RemoveStateDir(const std::string& dir) {
-  DIR* d = opendir(dir.c_str());
-  if (!d) return errno == ENOENT;
-  bool ok = true;
-  while (struct dirent* e = readdir(d)) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-    if (unlinkat(dirfd(d), e->d_name, 0) != 0 && errno != ENOENT) ok = false;
-  }
-  closedir(d);
-  return ok && (rmdir(dir.c_str()) == 0 || errno == ENOENT);
-}
-
 }  // namespace
 
 [[gnu::cold]] bool CgroupPathsToRemove(const std::string& state, std::vector<std::string>* paths) {
@@ -142,10 +113,10 @@ constexpr char kCgroupRoot[] = "/sys/fs/cgroup/";
 
 [[gnu::cold]] CleanupResult DeleteStoppedContainer(const std::string& runtime_root, const std::string& id) {
   const std::string dir = runtime_root + "/" + id;
-  std::string state;
-  if (!ReadSmallFile(dir + "/state.json", 4 << 20, &state)) return CleanupResult::kUseRuntime;
+  auto state = base::ReadFile(dir + "/state.json");
+  if (!state.ok()) return CleanupResult::kUseRuntime;
   std::vector<std::string> cgroups;
-  if (!CgroupPathsToRemove(state, &cgroups)) return CleanupResult::kUseRuntime;
+  if (!CgroupPathsToRemove(*state, &cgroups)) return CleanupResult::kUseRuntime;
   // As runc does: the last processes may take a moment to leave the cgroup, so retry
   // with a doubling pause (10 ms first) before handing over.
   struct timespec pause = {0, 10'000'000};
@@ -161,7 +132,8 @@ constexpr char kCgroupRoot[] = "/sys/fs/cgroup/";
     }
     cgroups.swap(busy);
   }
-  if (!RemoveStateDir(dir)) return CleanupResult::kUseRuntime;
+  // As runc's own delete does: the whole state directory.
+  if (!base::RemoveTree(dir).ok()) return CleanupResult::kUseRuntime;
   return CleanupResult::kDeleted;
 }
 
