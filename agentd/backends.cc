@@ -7,8 +7,9 @@ namespace zlayer::agentd {
 
 void RegisterBuiltinBackends(runtimes::BackendRegistry* registry) {
   registry->Register("mock", [](const runtimes::BackendConfig&)
-                                 -> absl::StatusOr<std::unique_ptr<runtimes::Runtime>> {
-    return std::unique_ptr<runtimes::Runtime>(std::make_unique<runtimes::MockRuntime>());
+                                 -> absl::StatusOr<runtimes::Backend> {
+    auto mock = std::make_shared<runtimes::MockRuntime>();
+    return runtimes::Backend{mock, mock};
   });
   oci::RegisterOciBackend(registry);
 }

@@ -12,7 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agentd/config_values.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
 
@@ -20,7 +20,7 @@ namespace zlayer::agentd {
 namespace {
 
 absl::Status FlagError(absl::string_view flag, absl::string_view what) {
-  return base::InvalidSpec(absl::StrCat("--", flag, ": ", what));
+  return core::InvalidSpec(absl::StrCat("--", flag, ": ", what));
 }
 
 struct Flag {
@@ -49,7 +49,7 @@ std::function<absl::Status(const std::string&, AgentConfig*)> SetBackendPath(
   };
 }
 std::function<absl::Status(const std::string&, AgentConfig*)> SetRegistryPath(
-    const char* flag, std::string runtimes::RegistryConfig::*field) {
+    const char* flag, std::string images::RegistryConfig::*field) {
   return [flag, field](const std::string& v, AgentConfig* c) {
     if (auto e = CheckAbsolutePath(v); !e.empty()) return FlagError(flag, e);
     c->backend_config.registries.*field = v;
@@ -106,9 +106,9 @@ const std::vector<Flag>& Flags() {
          return absl::OkStatus();
        }},
       {"registry-ca", "FILE", "extra CA bundle (PEM) for registries",
-       SetRegistryPath("registry-ca", &runtimes::RegistryConfig::ca_file)},
+       SetRegistryPath("registry-ca", &images::RegistryConfig::ca_file)},
       {"registry-auth", "FILE", "Docker-format config.json with registry credentials",
-       SetRegistryPath("registry-auth", &runtimes::RegistryConfig::credentials_file)},
+       SetRegistryPath("registry-auth", &images::RegistryConfig::credentials_file)},
       {"monitor", "PATH", "per-container monitor binary (default: beside zlayer-agentd, or "
                           "../libexec/zlayer/zlayer-monitor)",
        SetBackendPath("monitor", &runtimes::BackendConfig::monitor_path)},
@@ -176,7 +176,7 @@ absl::StatusOr<FlagResult> ParseFlags(int argc, char** argv, AgentConfig* config
       continue;
     }
     if (arg.rfind("--", 0) != 0) {
-      return base::InvalidSpec(absl::StrCat("unexpected argument '", arg, "'; see --help"));
+      return core::InvalidSpec(absl::StrCat("unexpected argument '", arg, "'; see --help"));
     }
     std::string name = arg.substr(2), value;
     bool has_value = false;
@@ -190,11 +190,11 @@ absl::StatusOr<FlagResult> ParseFlags(int argc, char** argv, AgentConfig* config
       if (name == f.name) flag = &f;
     }
     if (flag == nullptr) {
-      return base::InvalidSpec(absl::StrCat("unknown flag --", name, "; see --help"));
+      return core::InvalidSpec(absl::StrCat("unknown flag --", name, "; see --help"));
     }
     if (!has_value) {
       if (i + 1 >= argc) {
-        return base::InvalidSpec(absl::StrCat("--", name, " needs a value (", flag->arg, ")"));
+        return core::InvalidSpec(absl::StrCat("--", name, " needs a value (", flag->arg, ")"));
       }
       value = argv[++i];
     }

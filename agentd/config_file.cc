@@ -8,7 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "agentd/config.h"
 #include "agentd/config_values.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "yaml-cpp/yaml.h"
@@ -30,7 +30,7 @@ class ConfigReader {
       ReadTop(root);
     }
     if (errors_.empty()) return absl::OkStatus();
-    return base::InvalidSpec(absl::StrCat("invalid config ", name_, ":\n  ",
+    return core::InvalidSpec(absl::StrCat("invalid config ", name_, ":\n  ",
                                           absl::StrJoin(errors_, "\n  ")));
   }
 
@@ -244,7 +244,7 @@ class ConfigReader {
 
 absl::Status LoadConfigFile(const std::string& path, AgentConfig* config) {
   auto text = base::ReadFile(path);
-  if (!text.ok()) return base::Annotate(text.status(), "config file");
+  if (!text.ok()) return core::Annotate(text.status(), "config file");
   config->config_file = path;
   return LoadConfigText(*text, path, config);
 }
@@ -255,7 +255,7 @@ absl::Status LoadConfigText(const std::string& text, const std::string& name,
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    return base::InvalidSpec(absl::StrCat("invalid config ", name, ":", e.mark.line + 1, ":",
+    return core::InvalidSpec(absl::StrCat("invalid config ", name, ":", e.mark.line + 1, ":",
                                           e.mark.column + 1, ": ", e.msg));
   }
   // A copy: a file with errors changes nothing.
@@ -265,7 +265,7 @@ absl::Status LoadConfigText(const std::string& text, const std::string& name,
   try {
     status = reader.Read(root);
   } catch (const YAML::Exception& e) {
-    status = base::InvalidSpec(absl::StrCat("invalid config ", name, ":", e.mark.line + 1, ":",
+    status = core::InvalidSpec(absl::StrCat("invalid config ", name, ":", e.mark.line + 1, ":",
                                             e.mark.column + 1, ": ", e.msg));
   }
   if (!status.ok()) return status;

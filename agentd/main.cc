@@ -26,7 +26,7 @@
 #include "base/unique_fd.h"
 #include "cgroups/layout.h"
 #include "runtimes/backend_registry.h"
-#include "runtimes/container_auth.h"
+#include "auth/container_auth.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #ifdef ZLAYER_AGENTD_TEST_HOOKS
@@ -55,7 +55,7 @@ void SetupLogging(const AgentConfig& config, bool journal) {
 
 // "backend=oci runtime=runc 1.1.5 containers=3 running=2 exited=1 failed=0": what
 // `systemctl status` shows on its Status: line.
-std::string Summary(runtimes::Runtime& runtime) {
+std::string Summary(core::ContainerRuntime& runtime) {
   std::string out = absl::StrCat("backend=", runtime.BackendName());
   if (std::string rt = runtime.RuntimeDescription(); !rt.empty()) {
     absl::StrAppend(&out, " runtime=", rt);
@@ -67,7 +67,7 @@ std::string Summary(runtimes::Runtime& runtime) {
   }
   size_t running = 0, exited = 0, failed = 0;
   for (const auto& r : *records) {
-    using Phase = runtimes::ContainerState::Phase;
+    using Phase = core::ContainerState::Phase;
     switch (r.state.phase) {
       case Phase::kRunning:
       case Phase::kStopping: ++running; break;
@@ -93,7 +93,7 @@ int Run(int argc, char** argv) {
     // The secret file is read at start-up; a check that passed it by would let a
     // bad one turn into a restart loop under systemd.
     if (config.backend_config.container_auth.enabled) {
-      if (auto auth = runtimes::LoadContainerAuth(config.backend_config.container_auth);
+      if (auto auth = auth::LoadContainerAuth(config.backend_config.container_auth);
           !auth.ok()) {
         std::fprintf(stderr, "zlayer-agentd: %s\n", std::string(auth.status().message()).c_str());
         return 2;
@@ -148,22 +148,24 @@ int Run(int argc, char** argv) {
   runtimes::BackendRegistry registry;
   RegisterBuiltinBackends(&registry);
   const absl::Time recovery_start = absl::Now();
-  auto runtime = registry.Create(config.backend, config.backend_config);
-  if (!runtime.ok()) {
-    log->critical("backend {} failed to start: {}", config.backend, runtime.status().message());
+  auto backend = registry.Create(config.backend, config.backend_config);
+  if (!backend.ok()) {
+    log->critical("backend {} failed to start: {}", config.backend, backend.status().message());
     NotifyStatus(absl::StrCat("failed: backend ", config.backend, ": ",
-                              runtime.status().message()));
+                              backend.status().message()));
     return 1;
   }
   const absl::Duration recovery = absl::Now() - recovery_start;
-  const std::string recovered = Summary(**runtime);
+  core::ContainerRuntime& containers = *backend->containers;
+  const std::string recovered = Summary(containers);
   log->info("backend ready {} recovery_ms={}", recovered, absl::ToInt64Milliseconds(recovery));
 
   base::WorkQueue queue("agentd-work", static_cast<size_t>(config.work_threads));
   base::Scheduler scheduler("agentd-timer");
   StreamRegistry streams;
   ServiceContext context;
-  context.runtime = runtime->get();
+  context.containers = backend->containers.get();
+  context.images = backend->images.get();
   context.queue = &queue;
   context.scheduler = &scheduler;
   context.streams = &streams;
@@ -171,7 +173,7 @@ int Run(int argc, char** argv) {
   context.version = ZLAYER_VERSION;
   context.spool_dir = config.backend_config.data_dir;
   if (config.backend == "mock") context.spool_dir = "/tmp";
-  context.cgroup_mode = cgroups::CgroupModeName(cgroups::DetectMode());
+  context.cgroup_mode = core::CgroupModeName(cgroups::DetectMode());
 
   ServerOptions options;
   options.inherited_fds = sd->listen_fds;
@@ -268,7 +270,7 @@ int Run(int argc, char** argv) {
           log->error("reload failed, keeping the old settings: {}", reloaded.status().message());
           outcome = "reload failed, old settings kept; see the log";
         }
-        NotifyReady(absl::StrCat("ready (", outcome, "): ", Summary(**runtime)));
+        NotifyReady(absl::StrCat("ready (", outcome, "): ", Summary(containers)));
       }
     }
     const absl::Time now = absl::Now();
@@ -278,7 +280,7 @@ int Run(int argc, char** argv) {
         NotifyWatchdog();
         if (withholding) {
           log->info("watchdog pings resumed");
-          NotifyStatus(absl::StrCat("ready: ", Summary(**runtime)));
+          NotifyStatus(absl::StrCat("ready: ", Summary(containers)));
         }
         withholding = false;
       } else if (!withholding) {
@@ -291,7 +293,7 @@ int Run(int argc, char** argv) {
       if (next_ping < now) next_ping = now + ping_interval;
     }
     if (now >= next_status) {
-      if (!withholding) NotifyStatus(absl::StrCat("ready: ", Summary(**runtime)));
+      if (!withholding) NotifyStatus(absl::StrCat("ready: ", Summary(containers)));
       next_status = now + status_every;
     }
   }
@@ -301,7 +303,9 @@ int Run(int argc, char** argv) {
   (*server)->Shutdown(config.shutdown_grace);
   server->reset();
   queue.Shutdown();
-  runtime->reset();
+  // Containers go before images: the backend releases images it still holds.
+  backend->containers.reset();
+  backend->images.reset();
   log->info("stopped");
   return 0;
 }

@@ -18,7 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "base/unique_fd.h"
@@ -108,7 +108,7 @@ absl::Status AgentServer::Listen(const ServerOptions& options) {
   }
   if (!socket_path_.empty()) {
     if (::chmod(socket_path_.c_str(), options.socket_mode) != 0) {
-      return base::ErrnoError(absl::StrCat("chmod ", socket_path_));
+      return core::ErrnoError(absl::StrCat("chmod ", socket_path_));
     }
     if (!options.socket_group.empty()) {
       gid_t gid;
@@ -122,7 +122,7 @@ absl::Status AgentServer::Listen(const ServerOptions& options) {
             "socket group '", options.socket_group, "' does not exist; create it or fix --socket-group"));
       }
       if (::chown(socket_path_.c_str(), static_cast<uid_t>(-1), gid) != 0) {
-        return base::ErrnoError(absl::StrCat("chown ", socket_path_));
+        return core::ErrnoError(absl::StrCat("chown ", socket_path_));
       }
     }
   }
@@ -137,7 +137,7 @@ absl::Status AgentServer::Listen(const ServerOptions& options) {
   // listen backlog and are served now.
   if (!options.inherited_fds.empty()) {
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (wake_fd_ < 0) return base::ErrnoError("eventfd");
+    if (wake_fd_ < 0) return core::ErrnoError("eventfd");
     inherited_fds_ = options.inherited_fds;
     acceptor_ = std::thread([this] { AcceptLoop(); });
   }
@@ -192,7 +192,7 @@ void AgentServer::AcceptLoop() {
 absl::StatusOr<std::shared_ptr<grpc::Channel>> AgentServer::SelfChannel() {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) != 0) {
-    return base::ErrnoError("socketpair for the liveness probe");
+    return core::ErrnoError("socketpair for the liveness probe");
   }
   // Each side takes ownership of its end.
   grpc::AddInsecureChannelFromFd(server_.get(), pair[0]);

@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
-#include "base/errors.h"
+#include "core/errors.h"
 
 namespace zlayer::agentd {
 namespace {
@@ -78,7 +78,7 @@ absl::StatusOr<SystemdEnvironment> TakeSystemdEnvironment() {
   // 1 = unset LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES. The fds themselves are
   // only ours when LISTEN_PID is our pid; sd_listen_fds checks that.
   const int n = sd_listen_fds(1);
-  if (n < 0) return base::ErrnoStatus(-n, "socket activation: sd_listen_fds");
+  if (n < 0) return core::ErrnoStatus(-n, "socket activation: sd_listen_fds");
   for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; ++fd) {
     if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
-#include "base/errors.h"
+#include "core/errors.h"
 
 namespace zlayer::base {
 
@@ -17,14 +17,14 @@ constexpr uint64_t kWakeTag = 0;  // handles start at 1
 absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(const std::string& name) {
   std::unique_ptr<EventLoop> loop(new EventLoop());
   loop->epoll_.Reset(::epoll_create1(EPOLL_CLOEXEC));
-  if (!loop->epoll_) return ErrnoError("epoll_create1");
+  if (!loop->epoll_) return core::ErrnoError("epoll_create1");
   loop->wake_.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!loop->wake_) return ErrnoError("eventfd");
+  if (!loop->wake_) return core::ErrnoError("eventfd");
   struct epoll_event ev = {};
   ev.events = EPOLLIN;
   ev.data.u64 = kWakeTag;
   if (::epoll_ctl(loop->epoll_.get(), EPOLL_CTL_ADD, loop->wake_.get(), &ev) != 0) {
-    return ErrnoError("epoll_ctl wake");
+    return core::ErrnoError("epoll_ctl wake");
   }
   loop->thread_ = std::thread([raw = loop.get()] { raw->Run(); });
   pthread_setname_np(loop->thread_.native_handle(), name.substr(0, 15).c_str());
@@ -48,7 +48,7 @@ absl::StatusOr<EventLoop::Handle> EventLoop::Add(int fd, uint32_t events, Callba
   ev.events = events;
   ev.data.u64 = h;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
-    return ErrnoError(absl::StrCat("epoll_ctl add fd ", fd));
+    return core::ErrnoError(absl::StrCat("epoll_ctl add fd ", fd));
   }
   entries_.emplace(h, Entry{fd, std::make_shared<Callback>(std::move(callback))});
   return h;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/unique_fd.h"
 
 namespace zlayer::base {
@@ -24,7 +24,7 @@ absl::StatusOr<std::string> ReadAll(int fd, absl::string_view what) {
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoError(absl::StrCat("read ", what));
+      return core::ErrnoError(absl::StrCat("read ", what));
     }
     out.append(buf, static_cast<size_t>(n));
   }
@@ -36,7 +36,7 @@ absl::Status WriteAll(int fd, absl::string_view data, absl::string_view what) {
     const ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoError(absl::StrCat("write ", what));
+      return core::ErrnoError(absl::StrCat("write ", what));
     }
     data.remove_prefix(static_cast<size_t>(n));
   }
@@ -46,9 +46,9 @@ absl::Status WriteAll(int fd, absl::string_view data, absl::string_view what) {
 // Removes everything inside the directory open at `dirfd`.
 absl::Status RemoveContents(int dirfd, const std::string& path) {
   UniqueFd dup_fd(::dup(dirfd));
-  if (!dup_fd) return ErrnoError(absl::StrCat("dup ", path));
+  if (!dup_fd) return core::ErrnoError(absl::StrCat("dup ", path));
   DIR* dir = ::fdopendir(dup_fd.get());
-  if (dir == nullptr) return ErrnoError(absl::StrCat("opendir ", path));
+  if (dir == nullptr) return core::ErrnoError(absl::StrCat("opendir ", path));
   (void)dup_fd.Release();  // owned by `dir` now
   std::vector<std::string> names;
   while (struct dirent* ent = ::readdir(dir)) {
@@ -61,18 +61,18 @@ absl::Status RemoveContents(int dirfd, const std::string& path) {
     const std::string child = absl::StrCat(path, "/", name);
     if (::unlinkat(dirfd, name.c_str(), 0) == 0) continue;
     if (errno == ENOENT) continue;
-    if (errno != EISDIR && errno != EPERM) return ErrnoError(absl::StrCat("unlink ", child));
+    if (errno != EISDIR && errno != EPERM) return core::ErrnoError(absl::StrCat("unlink ", child));
     // A directory: descend without following a symlink swapped in meanwhile.
     UniqueFd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!sub) {
       if (errno == ENOENT) continue;
-      return ErrnoError(absl::StrCat("open ", child));
+      return core::ErrnoError(absl::StrCat("open ", child));
     }
     // Never descend into another filesystem: a mount left inside the tree (an overlay
     // rootfs, a bind-mounted host directory) would have its contents deleted.
     struct stat parent_st, child_st;
     if (::fstat(dirfd, &parent_st) != 0 || ::fstat(sub.get(), &child_st) != 0) {
-      return ErrnoError(absl::StrCat("stat ", child));
+      return core::ErrnoError(absl::StrCat("stat ", child));
     }
     if (parent_st.st_dev != child_st.st_dev) {
       return absl::FailedPreconditionError(
@@ -80,7 +80,7 @@ absl::Status RemoveContents(int dirfd, const std::string& path) {
     }
     if (auto s = RemoveContents(sub.get(), child); !s.ok()) return s;
     if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
-      return ErrnoError(absl::StrCat("rmdir ", child));
+      return core::ErrnoError(absl::StrCat("rmdir ", child));
     }
   }
   return absl::OkStatus();
@@ -112,13 +112,13 @@ uint64_t UsageAt(int dirfd) {
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return ErrnoError(absl::StrCat("open ", path));
+  if (!fd) return core::ErrnoError(absl::StrCat("open ", path));
   return ReadAll(fd.get(), path);
 }
 
 absl::StatusOr<std::string> ReadFileAt(int dirfd, const char* name) {
   UniqueFd fd(::openat(dirfd, name, O_RDONLY | O_CLOEXEC));
-  if (!fd) return ErrnoError(absl::StrCat("open ", name));
+  if (!fd) return core::ErrnoError(absl::StrCat("open ", name));
   return ReadAll(fd.get(), name);
 }
 
@@ -128,10 +128,10 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view content,
   const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
   std::string tmp = absl::StrCat(path, ".tmp.XXXXXX");
   UniqueFd fd(::mkostemp(tmp.data(), O_CLOEXEC));
-  if (!fd) return ErrnoError(absl::StrCat("create temp file for ", path));
+  if (!fd) return core::ErrnoError(absl::StrCat("create temp file for ", path));
   auto cleanup_tmp = [&] { ::unlink(tmp.c_str()); };
   if (::fchmod(fd.get(), mode) != 0) {
-    auto s = ErrnoError(absl::StrCat("chmod ", tmp));
+    auto s = core::ErrnoError(absl::StrCat("chmod ", tmp));
     cleanup_tmp();
     return s;
   }
@@ -140,13 +140,13 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view content,
     return s;
   }
   if (durable && ::fsync(fd.get()) != 0) {
-    auto s = ErrnoError(absl::StrCat("fsync ", tmp));
+    auto s = core::ErrnoError(absl::StrCat("fsync ", tmp));
     cleanup_tmp();
     return s;
   }
   fd.Reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    auto s = ErrnoError(absl::StrCat("rename to ", path));
+    auto s = core::ErrnoError(absl::StrCat("rename to ", path));
     cleanup_tmp();
     return s;
   }
@@ -163,11 +163,11 @@ absl::Status MakeDirs(const std::string& path, mode_t mode) {
     if (pos != path.size() && path[pos] != '/') continue;
     const std::string prefix = path.substr(0, pos);
     if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) {
-      return ErrnoError(absl::StrCat("mkdir ", prefix));
+      return core::ErrnoError(absl::StrCat("mkdir ", prefix));
     }
   }
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return ErrnoError(absl::StrCat("stat ", path));
+  if (::stat(path.c_str(), &st) != 0) return core::ErrnoError(absl::StrCat("stat ", path));
   if (!S_ISDIR(st.st_mode)) return absl::FailedPreconditionError(path + " is not a directory");
   return absl::OkStatus();
 }
@@ -178,12 +178,12 @@ absl::Status RemoveTree(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) {
     if (errno == ENOENT) return absl::OkStatus();
-    return ErrnoError(absl::StrCat("open ", path));
+    return core::ErrnoError(absl::StrCat("open ", path));
   }
   if (auto s = RemoveContents(fd.get(), path); !s.ok()) return s;
   fd.Reset();
   if (::rmdir(path.c_str()) != 0 && errno != ENOENT) {
-    return ErrnoError(absl::StrCat("rmdir ", path));
+    return core::ErrnoError(absl::StrCat("rmdir ", path));
   }
   return absl::OkStatus();
 }
@@ -200,7 +200,7 @@ uint64_t DiskUsage(const std::string& path) {
 
 absl::StatusOr<TempDir> TempDir::Create(const std::string& parent, const std::string& prefix) {
   std::string tmpl = absl::StrCat(parent, "/", prefix, "XXXXXX");
-  if (::mkdtemp(tmpl.data()) == nullptr) return ErrnoError(absl::StrCat("mkdtemp in ", parent));
+  if (::mkdtemp(tmpl.data()) == nullptr) return core::ErrnoError(absl::StrCat("mkdtemp in ", parent));
   return TempDir(std::move(tmpl));
 }
 

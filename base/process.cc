@@ -15,7 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "base/errors.h"
+#include "core/errors.h"
 
 extern char** environ;
 
@@ -52,14 +52,14 @@ std::vector<char*> CStrings(const std::vector<std::string>& v) {
 
 absl::StatusOr<std::string> ReadMemfd(int fd, size_t limit) {
   std::string out;
-  if (::lseek(fd, 0, SEEK_SET) < 0) return ErrnoError("lseek memfd");
+  if (::lseek(fd, 0, SEEK_SET) < 0) return core::ErrnoError("lseek memfd");
   char buf[8192];
   while (out.size() < limit) {
     const ssize_t n = ::read(fd, buf, std::min(sizeof buf, limit - out.size()));
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoError("read memfd");
+      return core::ErrnoError("read memfd");
     }
     out.append(buf, static_cast<size_t>(n));
   }
@@ -92,7 +92,7 @@ absl::StatusOr<ChildProcess> ChildProcess::Spawn(const SpawnOptions& options) {
   SpawnFileActions actions;
   SpawnAttr attr;
   UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
-  if (!devnull) return ErrnoError("open /dev/null");
+  if (!devnull) return core::ErrnoError("open /dev/null");
   const int in = options.stdin_fd >= 0 ? options.stdin_fd : devnull.get();
   const int out = options.stdout_fd >= 0 ? options.stdout_fd : devnull.get();
   const int err = options.stderr_fd >= 0 ? options.stderr_fd : devnull.get();
@@ -122,11 +122,11 @@ absl::StatusOr<ChildProcess> ChildProcess::Spawn(const SpawnOptions& options) {
   pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, options.argv[0].c_str(), actions.get(), attr.get(),
                                argv.data(), envp.data());
-  if (rc != 0) return ErrnoStatus(rc, absl::StrCat("spawn ", options.argv[0]));
+  if (rc != 0) return core::ErrnoStatus(rc, absl::StrCat("spawn ", options.argv[0]));
   // Our unreaped child cannot be recycled, so opening its pidfd now is race-free.
   UniqueFd pidfd(PidfdOpen(pid));
   if (!pidfd) {
-    auto status = ErrnoError(absl::StrCat("pidfd_open ", pid));
+    auto status = core::ErrnoError(absl::StrCat("pidfd_open ", pid));
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
     return status;
@@ -170,7 +170,7 @@ absl::StatusOr<ExitStatus> ChildProcess::Wait(absl::Time deadline) {
     const int n = ::poll(&pfd, 1, timeout_ms);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoError("poll pidfd");
+      return core::ErrnoError("poll pidfd");
     }
     if (n == 0) {
       return absl::DeadlineExceededError(
@@ -181,7 +181,7 @@ absl::StatusOr<ExitStatus> ChildProcess::Wait(absl::Time deadline) {
     do {
       r = ::waitpid(pid_, &wstatus, 0);
     } while (r < 0 && errno == EINTR);
-    if (r < 0) return ErrnoError(absl::StrCat("waitpid ", pid_));
+    if (r < 0) return core::ErrnoError(absl::StrCat("waitpid ", pid_));
     pid_ = -1;
     pidfd_.Reset();
     return ExitStatus::FromWaitStatus(wstatus);
@@ -190,7 +190,7 @@ absl::StatusOr<ExitStatus> ChildProcess::Wait(absl::Time deadline) {
 
 absl::Status ChildProcess::Signal(int sig) {
   if (pid_ <= 0) return absl::FailedPreconditionError("signal: no child");
-  if (PidfdSendSignal(pidfd_.get(), sig) != 0) return ErrnoError("pidfd_send_signal");
+  if (PidfdSendSignal(pidfd_.get(), sig) != 0) return core::ErrnoError("pidfd_send_signal");
   return absl::OkStatus();
 }
 
@@ -202,17 +202,17 @@ pid_t ChildProcess::Release() {
 absl::StatusOr<RunResult> RunCommand(const RunOptions& options) {
   UniqueFd out(::memfd_create("stdout", MFD_CLOEXEC));
   UniqueFd err(::memfd_create("stderr", MFD_CLOEXEC));
-  if (!out || !err) return ErrnoError("memfd_create");
+  if (!out || !err) return core::ErrnoError("memfd_create");
   UniqueFd in;
   if (options.stdin_data) {
     in.Reset(::memfd_create("stdin", MFD_CLOEXEC));
-    if (!in) return ErrnoError("memfd_create");
+    if (!in) return core::ErrnoError("memfd_create");
     const std::string& data = *options.stdin_data;
     size_t done = 0;
     while (done < data.size()) {
       ssize_t n = ::write(in.get(), data.data() + done, data.size() - done);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return ErrnoError("write memfd");
+      if (n < 0) return core::ErrnoError("write memfd");
       done += static_cast<size_t>(n);
     }
     ::lseek(in.get(), 0, SEEK_SET);

@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
   }
 
   std::printf("host mode %s, %d cgroups%s, %d rounds; per pass over all cgroups:\n",
-              zc::CgroupModeName(layout->mode()), n, procs ? " with a process each" : "",
+              zlayer::core::CgroupModeName(layout->mode()), n, procs ? " with a process each" : "",
               rounds);
 
   auto time_pass = [&](const std::function<bool()>& pass) -> std::vector<double> {

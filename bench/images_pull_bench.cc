@@ -86,10 +86,10 @@ int main(int argc, char** argv) {
       o.root = root;
       o.sync_snapshots = sync;
       auto store = *images::ImageStore::Open(o);
-      runtimes::PullRequest req;
+      core::PullRequest req;
       req.image = ref;
       const absl::Time t0 = absl::Now();
-      auto r = store->Pull(req, nullptr);
+      auto r = store->PullImage(req, nullptr);
       const double secs = absl::ToDoubleSeconds(absl::Now() - t0);
       if (!r.ok()) {
         std::fprintf(stderr, "pull: %s\n", r.status().ToString().c_str());

@@ -8,7 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 
 namespace zlayer::cgroups {
@@ -54,21 +54,21 @@ bool HasDotDot(absl::string_view path) {
 
 }  // namespace
 
-CgroupMode DetectMode(const std::string& root) {
+core::CgroupMode DetectMode(const std::string& root) {
   struct statfs st;
-  if (::statfs(root.c_str(), &st) != 0) return CgroupMode::kUnknown;
-  if (st.f_type == CGROUP2_SUPER_MAGIC) return CgroupMode::kV2;
-  if (st.f_type != TMPFS_MAGIC) return CgroupMode::kUnknown;
+  if (::statfs(root.c_str(), &st) != 0) return core::CgroupMode::kUnknown;
+  if (st.f_type == CGROUP2_SUPER_MAGIC) return core::CgroupMode::kV2;
+  if (st.f_type != TMPFS_MAGIC) return core::CgroupMode::kUnknown;
   const std::string unified = root + "/unified";
   if (::statfs(unified.c_str(), &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC) {
-    return CgroupMode::kHybrid;
+    return core::CgroupMode::kHybrid;
   }
-  return CgroupMode::kV1;
+  return core::CgroupMode::kV1;
 }
 
 absl::StatusOr<HostLayout> HostLayout::Detect() {
   auto text = base::ReadFile("/proc/self/mountinfo");
-  if (!text.ok()) return base::Annotate(text.status(), "cgroup layout");
+  if (!text.ok()) return core::Annotate(text.status(), "cgroup layout");
   return FromMountinfo(*text);
 }
 
@@ -105,11 +105,11 @@ absl::StatusOr<HostLayout> HostLayout::FromMountinfo(absl::string_view mountinfo
   // statfs on that directory (a stray v1 net_cls mount does not make a host hybrid).
   const CgroupMount* u = layout.unified();
   if (u == nullptr) {
-    layout.mode_ = CgroupMode::kV1;
+    layout.mode_ = core::CgroupMode::kV1;
   } else if (u->mount_point == sysroot + "/sys/fs/cgroup" || !any_v1_controller) {
-    layout.mode_ = CgroupMode::kV2;
+    layout.mode_ = core::CgroupMode::kV2;
   } else {
-    layout.mode_ = CgroupMode::kHybrid;
+    layout.mode_ = core::CgroupMode::kHybrid;
   }
   return layout;
 }
@@ -145,7 +145,7 @@ absl::StatusOr<std::string> HostLayout::DirFor(const CgroupMount& mount,
     // The mount shows only the subtree at mount.root; the path must lie inside it.
     if (!absl::StartsWith(path, mount.root) ||
         (path.size() > mount.root.size() && path[mount.root.size()] != '/')) {
-      return base::NotFound(absl::StrCat("cgroup ", path),
+      return core::NotFound(absl::StrCat("cgroup ", path),
                             absl::StrCat("outside the part of the hierarchy mounted at ",
                                          mount.mount_point));
     }

@@ -11,14 +11,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "cgroups/stats.h"
+#include "core/cgroup_stats.h"
 
 namespace zlayer::cgroups {
 
 // Mode of the hierarchy mounted at `root`, by filesystem magic: cgroup2 at the root
 // is v2; a tmpfs root with a cgroup2 `unified` below it is hybrid; a tmpfs root
 // without one is v1. kUnknown when `root` is not a cgroup mount at all.
-CgroupMode DetectMode(const std::string& root = "/sys/fs/cgroup");
+core::CgroupMode DetectMode(const std::string& root = "/sys/fs/cgroup");
 
 // One cgroup or cgroup2 line of mountinfo.
 struct CgroupMount {
@@ -46,7 +46,7 @@ class HostLayout {
   // controller; hybrid: cgroup2 elsewhere (/sys/fs/cgroup/unified) next to v1
   // controllers; v1: no cgroup2 mount. Named v1 hierarchies (name=systemd) do not
   // count as controllers. On v2 the v1 mounts are ignored when locating cgroups.
-  CgroupMode mode() const { return mode_; }
+  core::CgroupMode mode() const { return mode_; }
   // The cgroup2 mount, or nullptr.
   const CgroupMount* unified() const;
   // The first mount carrying v1 `controller`, or nullptr.
@@ -60,7 +60,7 @@ class HostLayout {
 
  private:
   std::vector<CgroupMount> mounts_;
-  CgroupMode mode_ = CgroupMode::kUnknown;
+  core::CgroupMode mode_ = core::CgroupMode::kUnknown;
 };
 
 }  // namespace zlayer::cgroups

@@ -4,7 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 
 namespace zlayer::cgroups {
@@ -66,7 +66,7 @@ absl::StatusOr<std::string> ContainerDir(const CgroupMount& mount, absl::string_
 }  // namespace
 
 std::string DebugString(const CgroupPaths& p) {
-  std::string out = CgroupModeName(p.mode);
+  std::string out = core::CgroupModeName(p.mode);
   const auto add = [&](const char* name, const std::string& v) {
     if (!v.empty()) absl::StrAppend(&out, " ", name, "=", v);
   };
@@ -120,7 +120,7 @@ absl::StatusOr<CgroupPaths> PathsFromProcCgroup(const HostLayout& layout,
   ProcCgroup own;
   if (!not_shared_with.empty()) {
     auto p = ParseProcCgroup(not_shared_with);
-    if (!p.ok()) return base::Annotate(p.status(), "own /proc/self/cgroup");
+    if (!p.ok()) return core::Annotate(p.status(), "own /proc/self/cgroup");
     own = *std::move(p);
   }
   CgroupPaths paths;
@@ -131,7 +131,7 @@ absl::StatusOr<CgroupPaths> PathsFromProcCgroup(const HostLayout& layout,
     if (!dir.ok()) return dir.status();
     paths.unified = *std::move(dir);
   }
-  if (layout.mode() != CgroupMode::kV2) {
+  if (layout.mode() != core::CgroupMode::kV2) {
     for (const V1Slot& slot : kV1Slots) {
       const CgroupMount* m = layout.V1Mount(slot.controller);
       const std::string* path = parsed->V1Path(slot.controller);
@@ -157,14 +157,14 @@ absl::StatusOr<CgroupPaths> LocateByPid(const HostLayout& layout, pid_t pid,
   auto text = base::ReadFile(file);
   if (!text.ok()) {
     if (absl::IsNotFound(text.status())) {
-      return base::NotFound(absl::StrCat("process ", pid), "it has exited");
+      return core::NotFound(absl::StrCat("process ", pid), "it has exited");
     }
     return text.status();
   }
   auto self = base::ReadFile(proc_root + "/self/cgroup");
-  if (!self.ok()) return base::Annotate(self.status(), "own cgroup");
+  if (!self.ok()) return core::Annotate(self.status(), "own cgroup");
   auto paths = PathsFromProcCgroup(layout, *text, *self);
-  if (!paths.ok()) return base::Annotate(paths.status(), absl::StrCat("process ", pid));
+  if (!paths.ok()) return core::Annotate(paths.status(), absl::StrCat("process ", pid));
   return paths;
 }
 
@@ -189,13 +189,13 @@ absl::StatusOr<CgroupPaths> LocateByCgroupsPath(const HostLayout& layout,
   }
   const bool abs = absl::StartsWith(inner, "/");
   auto own = ParseProcCgroup(runtime_proc_cgroup);
-  if (!own.ok()) return base::Annotate(own.status(), "runtime's /proc/self/cgroup");
+  if (!own.ok()) return core::Annotate(own.status(), "runtime's /proc/self/cgroup");
 
   CgroupPaths paths;
   paths.mode = layout.mode();
   if (const CgroupMount* u = layout.unified(); u != nullptr) {
     std::string cgroup;
-    if (abs || layout.mode() == CgroupMode::kHybrid) {
+    if (abs || layout.mode() == core::CgroupMode::kHybrid) {
       cgroup = JoinCgroup("/", inner);
     } else if (own->unified) {
       cgroup = JoinCgroup(ParentCgroup(*own->unified), inner);
@@ -206,7 +206,7 @@ absl::StatusOr<CgroupPaths> LocateByCgroupsPath(const HostLayout& layout,
       paths.unified = *std::move(dir);
     }
   }
-  if (layout.mode() != CgroupMode::kV2) {
+  if (layout.mode() != core::CgroupMode::kV2) {
     for (const V1Slot& slot : kV1Slots) {
       const CgroupMount* m = layout.V1Mount(slot.controller);
       if (m == nullptr) continue;

@@ -18,7 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "cgroups/layout.h"
-#include "cgroups/stats.h"
+#include "core/cgroup_stats.h"
 
 namespace zlayer::cgroups {
 
@@ -26,7 +26,7 @@ namespace zlayer::cgroups {
 // not mounted, or the process sits at that hierarchy's root, which is the whole
 // host and never a container's own cgroup).
 struct CgroupPaths {
-  CgroupMode mode = CgroupMode::kUnknown;
+  core::CgroupMode mode = core::CgroupMode::kUnknown;
   // The cgroup2 directory. On v2 every controller reads from here. On hybrid hosts
   // the unified tree has no controllers but still carries cpu.stat (usage, user,
   // system), cgroup.events and the *.pressure files.

@@ -8,7 +8,7 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "cgroups/parse.h"
 
 namespace zlayer::cgroups {
@@ -29,9 +29,9 @@ absl::StatusOr<uint64_t> ReadCounter(int fd, const std::string& file) {
   if (n < 0) {
     const int err = errno;
     if (err == ENODEV || err == ENOENT) {
-      return base::NotFound(absl::StrCat("cgroup file ", file), "the cgroup was removed");
+      return core::NotFound(absl::StrCat("cgroup file ", file), "the cgroup was removed");
     }
-    return base::ErrnoStatus(err, absl::StrCat("read ", file));
+    return core::ErrnoStatus(err, absl::StrCat("read ", file));
   }
   const absl::string_view content(buf, static_cast<size_t>(n));
   auto v = FindKeyedValue(content, "oom_kill");
@@ -44,7 +44,7 @@ absl::StatusOr<uint64_t> ReadCounter(int fd, const std::string& file) {
 
 absl::StatusOr<base::UniqueFd> OpenFile(const std::string& path, int flags) {
   base::UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC));
-  if (!fd) return base::ErrnoError(absl::StrCat("open ", path));  // ENOENT -> NOT_FOUND
+  if (!fd) return core::ErrnoError(absl::StrCat("open ", path));  // ENOENT -> NOT_FOUND
   return fd;
 }
 
@@ -61,7 +61,7 @@ absl::StatusOr<std::string> OomKillCounterFile(const CgroupPaths& paths) {
   }
   for (const std::string* dir : {&paths.unified, &paths.memory}) {
     if (!dir->empty() && !Exists(*dir)) {
-      return base::NotFound(absl::StrCat("cgroup ", *dir), "it does not exist");
+      return core::NotFound(absl::StrCat("cgroup ", *dir), "it does not exist");
     }
   }
   return absl::FailedPreconditionError(
@@ -89,9 +89,9 @@ absl::StatusOr<std::unique_ptr<OomWatcher>> OomWatcher::Create(const CgroupPaths
   if (v2) {
     w->notifier_ = OomNotifier::kInotify;
     w->notify_fd_ = base::UniqueFd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-    if (!w->notify_fd_) return base::ErrnoError("inotify_init1");
+    if (!w->notify_fd_) return core::ErrnoError("inotify_init1");
     if (::inotify_add_watch(w->notify_fd_.get(), file->c_str(), IN_MODIFY) < 0) {
-      return base::ErrnoError(absl::StrCat("inotify_add_watch ", *file));
+      return core::ErrnoError(absl::StrCat("inotify_add_watch ", *file));
     }
   } else {
     // cgroup-v1 memory.txt, "Memory thresholds"/"OOM control": writing
@@ -99,14 +99,14 @@ absl::StatusOr<std::unique_ptr<OomWatcher>> OomWatcher::Create(const CgroupPaths
     // eventfd for OOM notifications of this cgroup.
     w->notifier_ = OomNotifier::kEventfd;
     w->notify_fd_ = base::UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    if (!w->notify_fd_) return base::ErrnoError("eventfd");
+    if (!w->notify_fd_) return core::ErrnoError("eventfd");
     const std::string control = paths.memory + "/cgroup.event_control";
     auto ec = OpenFile(control, O_WRONLY);
     if (!ec.ok()) return ec.status();
     const std::string line =
         absl::StrCat(w->notify_fd_.get(), " ", w->counter_fd_.get());
     if (::write(ec->get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
-      return base::ErrnoError(absl::StrCat("register OOM eventfd with ", control));
+      return core::ErrnoError(absl::StrCat("register OOM eventfd with ", control));
     }
   }
   // Read the baseline after arming the notification, so a kill in between is

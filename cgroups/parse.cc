@@ -60,18 +60,18 @@ bool ParseDevice(absl::string_view s, uint32_t& major, uint32_t& minor) {
   return true;
 }
 
-IoDeviceStats& FindOrAdd(std::vector<IoDeviceStats>& devices, uint32_t major, uint32_t minor) {
+core::IoDeviceStats& FindOrAdd(std::vector<core::IoDeviceStats>& devices, uint32_t major, uint32_t minor) {
   for (auto& d : devices) {
     if (d.major == major && d.minor == minor) return d;
   }
-  IoDeviceStats d;
+  core::IoDeviceStats d;
   d.major = major;
   d.minor = minor;
   devices.push_back(d);
   return devices.back();
 }
 
-void MergeBlkio(absl::string_view content, std::vector<IoDeviceStats>& devices, bool bytes) {
+void MergeBlkio(absl::string_view content, std::vector<core::IoDeviceStats>& devices, bool bytes) {
   ForEachLine(content, [&](absl::string_view line) {
     std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
     if (f.size() != 3) return;  // "Total N" and anything unexpected
@@ -81,7 +81,7 @@ void MergeBlkio(absl::string_view content, std::vector<IoDeviceStats>& devices, 
     if (!v) return;
     const bool read = f[1] == "Read";
     if (!read && f[1] != "Write") return;  // Sync/Async/Discard/Total re-count the same I/O
-    IoDeviceStats& d = FindOrAdd(devices, major, minor);
+    core::IoDeviceStats& d = FindOrAdd(devices, major, minor);
     if (bytes) {
       (read ? d.rbytes : d.wbytes) = *v;
     } else {
@@ -125,12 +125,12 @@ void ParseKeyedValues(absl::string_view content, const absl::string_view* keys,
   });
 }
 
-std::optional<Pressure> ParsePressure(absl::string_view content) {
-  Pressure p;
+std::optional<core::Pressure> ParsePressure(absl::string_view content) {
+  core::Pressure p;
   ForEachLine(content, [&](absl::string_view line) {
     std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
     if (f.empty() || (f[0] != "some" && f[0] != "full")) return;
-    PressureLine pl;
+    core::PressureLine pl;
     int seen = 0;
     for (size_t i = 1; i < f.size(); ++i) {
       const size_t eq = f[i].find('=');
@@ -163,12 +163,12 @@ std::optional<Pressure> ParsePressure(absl::string_view content) {
   return p;
 }
 
-std::vector<IoDeviceStats> ParseIoStat(absl::string_view content) {
-  std::vector<IoDeviceStats> out;
+std::vector<core::IoDeviceStats> ParseIoStat(absl::string_view content) {
+  std::vector<core::IoDeviceStats> out;
   ForEachLine(content, [&](absl::string_view line) {
     std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
     if (f.empty()) return;
-    IoDeviceStats d;
+    core::IoDeviceStats d;
     if (!ParseDevice(f[0], d.major, d.minor)) return;
     for (size_t i = 1; i < f.size(); ++i) {
       const size_t eq = f[i].find('=');
@@ -186,11 +186,11 @@ std::vector<IoDeviceStats> ParseIoStat(absl::string_view content) {
   return out;
 }
 
-void MergeBlkioBytes(absl::string_view content, std::vector<IoDeviceStats>& devices) {
+void MergeBlkioBytes(absl::string_view content, std::vector<core::IoDeviceStats>& devices) {
   MergeBlkio(content, devices, /*bytes=*/true);
 }
 
-void MergeBlkioServiced(absl::string_view content, std::vector<IoDeviceStats>& devices) {
+void MergeBlkioServiced(absl::string_view content, std::vector<core::IoDeviceStats>& devices) {
   MergeBlkio(content, devices, /*bytes=*/false);
 }
 

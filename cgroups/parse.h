@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "cgroups/stats.h"
+#include "core/cgroup_stats.h"
 
 namespace zlayer::cgroups {
 
@@ -45,12 +45,12 @@ void ParseKeyedValues(absl::string_view content, const absl::string_view* keys,
 //   some avg10=0.12 avg60=0.02 avg300=0.00 total=36207
 //   full avg10=0.12 avg60=0.02 avg300=0.00 total=22044
 // nullopt when neither line parses.
-std::optional<Pressure> ParsePressure(absl::string_view content);
+std::optional<core::Pressure> ParsePressure(absl::string_view content);
 
 // v2 io.stat: "MAJ:MIN rbytes=.. wbytes=.. rios=.. wios=.. dbytes=.. dios=..".
 // Lines without a device number are skipped; missing fields stay 0 (the kernel
 // prints all four for every device it lists).
-std::vector<IoDeviceStats> ParseIoStat(absl::string_view content);
+std::vector<core::IoDeviceStats> ParseIoStat(absl::string_view content);
 
 // v1 blkio.throttle.io_service_bytes[_recursive] and io_serviced[_recursive]:
 //   8:0 Read 1234
@@ -59,7 +59,7 @@ std::vector<IoDeviceStats> ParseIoStat(absl::string_view content);
 //   Total 6912
 // Merges into `devices` (found by major:minor, appended when new): Read/Write of the
 // bytes file go to rbytes/wbytes, those of the serviced file to rios/wios.
-void MergeBlkioBytes(absl::string_view content, std::vector<IoDeviceStats>& devices);
-void MergeBlkioServiced(absl::string_view content, std::vector<IoDeviceStats>& devices);
+void MergeBlkioBytes(absl::string_view content, std::vector<core::IoDeviceStats>& devices);
+void MergeBlkioServiced(absl::string_view content, std::vector<core::IoDeviceStats>& devices);
 
 }  // namespace zlayer::cgroups

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "cgroups/parse.h"
 
 namespace zlayer::cgroups {
@@ -95,10 +95,10 @@ absl::StatusOr<std::unique_ptr<StatsReader>> StatsReader::Open(const CgroupPaths
     if (!fd) {
       const int err = errno;
       if (err == ENOENT) {
-        return base::NotFound(absl::StrCat("cgroup ", path),
+        return core::NotFound(absl::StrCat("cgroup ", path),
                               "it does not exist (container gone or not created yet)");
       }
-      return base::ErrnoStatus(err, absl::StrCat("open ", path));
+      return core::ErrnoStatus(err, absl::StrCat("open ", path));
     }
     r->dirs_.push_back(std::move(fd));
     r->dir_paths_.push_back(path);
@@ -195,10 +195,10 @@ absl::StatusOr<std::unique_ptr<StatsReader>> StatsReader::Open(const CgroupPaths
       if (!s.fd) {
         const int err = errno;
         if (IsGoneErrno(err)) {
-          return base::NotFound(absl::StrCat("cgroup ", r->dir_paths_[s.dir]),
+          return core::NotFound(absl::StrCat("cgroup ", r->dir_paths_[s.dir]),
                                 "removed while opening its files");
         }
-        return base::ErrnoStatus(err, absl::StrCat("open ", r->dir_paths_[s.dir], "/", s.name));
+        return core::ErrnoStatus(err, absl::StrCat("open ", r->dir_paths_[s.dir], "/", s.name));
       }
     }
   }
@@ -206,7 +206,7 @@ absl::StatusOr<std::unique_ptr<StatsReader>> StatsReader::Open(const CgroupPaths
   // make sure every directory is still there before trusting the choice.
   for (size_t i = 0; i < r->dirs_.size(); ++i) {
     if (!DirAlive(r->dirs_[i].get())) {
-      return base::NotFound(absl::StrCat("cgroup ", r->dir_paths_[i]), "removed while opening");
+      return core::NotFound(absl::StrCat("cgroup ", r->dir_paths_[i]), "removed while opening");
     }
   }
   return r;
@@ -280,8 +280,8 @@ int ReadWhole(int dirfd, const char* name, int fd, char* small, std::string& big
 
 }  // namespace
 
-absl::StatusOr<CgroupStats> StatsReader::Read() const {
-  CgroupStats st;
+absl::StatusOr<core::CgroupStats> StatsReader::Read() const {
+  core::CgroupStats st;
   st.mode = paths_.mode;
   bool have_cpu = false, have_mem = false, have_limit = false;
   char small[kStackBuffer];
@@ -294,7 +294,7 @@ absl::StatusOr<CgroupStats> StatsReader::Read() const {
       const std::string& dir = dir_paths_[src.dir];
       if (IsGoneErrno(err)) {
         if (!DirAlive(dirfd)) {
-          return base::NotFound(absl::StrCat("cgroup ", dir),
+          return core::NotFound(absl::StrCat("cgroup ", dir),
                                 "it was removed (the container is gone)");
         }
         // The directory lives but the file went away: its controller was disabled.
@@ -306,7 +306,7 @@ absl::StatusOr<CgroupStats> StatsReader::Read() const {
       }
       // cgroup.pressure set to 0 makes the pressure files refuse reads.
       if (err == EOPNOTSUPP && !src.core) continue;
-      return base::ErrnoStatus(err, absl::StrCat("read ", dir, "/", src.name));
+      return core::ErrnoStatus(err, absl::StrCat("read ", dir, "/", src.name));
     }
 
     switch (src.stat) {

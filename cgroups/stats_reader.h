@@ -35,7 +35,7 @@
 #include "absl/status/statusor.h"
 #include "base/unique_fd.h"
 #include "cgroups/locate.h"
-#include "cgroups/stats.h"
+#include "core/cgroup_stats.h"
 
 namespace zlayer::cgroups {
 
@@ -68,7 +68,7 @@ class StatsReader {
   // NOT_FOUND: the cgroup is gone. FAILED_PRECONDITION: a core controller was
   // disabled after Open(). INTERNAL: a core file is malformed (the message quotes
   // it). Extras whose files are missing or malformed are left unset.
-  absl::StatusOr<CgroupStats> Read() const;
+  absl::StatusOr<core::CgroupStats> Read() const;
 
   // "cpu=unified throttling=v1 memory=v1 pids=v1 io=v1 pressure=unified" and so on.
   std::string Describe() const;

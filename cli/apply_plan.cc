@@ -82,7 +82,7 @@ absl::StatusOr<Plan> PlanApply(const deploy::DeploymentSpec& spec,
       } else if (have.state.phase() == pb::CONTAINER_PHASE_PENDING ||
                  have.state.phase() == pb::CONTAINER_PHASE_INITIALIZING) {
         action.kind = Action::Kind::kStart;
-      } else if (service_spec.rtype == runtimes::ServiceType::kJob &&
+      } else if (service_spec.rtype == core::ServiceType::kJob &&
                  have.state.phase() == pb::CONTAINER_PHASE_EXITED) {
         // A job that ran is done; re-applying does not run it again.
         action.kind = Action::Kind::kKeep;

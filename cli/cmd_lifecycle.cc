@@ -43,8 +43,8 @@ absl::Status ParseAssignments(const std::vector<std::string>& items, absl::strin
 
 // The ServiceSpec for create/run from flags; the same type a YAML spec produces, and
 // sent through the same ToProto.
-absl::StatusOr<runtimes::ServiceSpec> SpecFromFlags(const ParsedArgs& args) {
-  runtimes::ServiceSpec spec;
+absl::StatusOr<core::ServiceSpec> SpecFromFlags(const ParsedArgs& args) {
+  core::ServiceSpec spec;
   spec.replicas = 1;
   spec.image.name = args.args[0];
   spec.command.args.assign(args.args.begin() + 1, args.args.end());
@@ -95,7 +95,7 @@ absl::StatusOr<runtimes::ServiceSpec> SpecFromFlags(const ParsedArgs& args) {
     if (!d.ok()) return Bad("--stop-timeout", d.status().message());
     spec.stop_grace_period = *d;
   }
-  if (args.Has("job")) spec.rtype = runtimes::ServiceType::kJob;
+  if (args.Has("job")) spec.rtype = core::ServiceType::kJob;
   auto policy = ParsePullPolicy(args.ValueOr("pull", "if_not_present"));
   if (!policy.ok()) return policy.status();
   auto converted = proto::FromProto(*policy);
@@ -126,7 +126,7 @@ absl::StatusOr<pb::ContainerId> PullAndCreate(Context& ctx) {
   if (!spec.ok()) return spec.status();
   auto id = ChooseId(ctx.client(), ctx.args);
   if (!id.ok()) return id.status();
-  if (spec->image.pull_policy != runtimes::PullPolicy::kNever) {
+  if (spec->image.pull_policy != core::PullPolicy::kNever) {
     pb::PullImageRequest pull;
     pull.set_image(spec->image.name);
     pull.set_policy(proto::ToProto(spec->image.pull_policy));

@@ -12,7 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "runtimes/types.h"
+#include "core/types.h"
 
 namespace zlayer::cli {
 
@@ -110,7 +110,7 @@ std::string WaitReasonText(pb::WaitReason reason) {
 }
 
 std::string ContainerName(const pb::ContainerId& id) {
-  return runtimes::ContainerId{id.service(), id.replica()}.ToString();
+  return core::ContainerId{id.service(), id.replica()}.ToString();
 }
 
 std::string ToJson(const google::protobuf::Message& message) {

@@ -4,22 +4,22 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "runtimes/types.h"
+#include "core/types.h"
 
 namespace zlayer::cli {
 
 absl::StatusOr<pb::ContainerId> ParseContainerName(absl::string_view name) {
-  runtimes::ContainerId id;
+  core::ContainerId id;
   if (absl::StrContains(name, "-rep-")) {
-    auto parsed = runtimes::ContainerId::Parse(name);
+    auto parsed = core::ContainerId::Parse(name);
     if (!parsed.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "\"", name, "\" is not a container name; expected <service>-rep-<N> or <service>"));
     }
     id = *parsed;
   } else {
-    id = runtimes::ContainerId{std::string(name), 1};
-    if (auto s = runtimes::ValidateContainerId(id); !s.ok()) {
+    id = core::ContainerId{std::string(name), 1};
+    if (auto s = core::ValidateContainerId(id); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "\"", name, "\" is not a container name; expected <service>-rep-<N> or <service>: ",
           s.message()));

@@ -7,7 +7,7 @@
 #include <map>
 #include <string>
 
-#include "runtimes/service_spec.h"
+#include "core/service_spec.h"
 
 namespace zlayer::deploy {
 
@@ -19,7 +19,7 @@ struct DeploymentSpec {
   std::string deployment;  // 3-63 characters: letters, digits and '-'
   // Service name -> spec. Every spec has `replicas` set (1 when the YAML omits scale).
   // Sorted by name, which is also the order `zlayerctl apply` works in.
-  std::map<std::string, runtimes::ServiceSpec> services;
+  std::map<std::string, core::ServiceSpec> services;
 };
 
 }  // namespace zlayer::deploy

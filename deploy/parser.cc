@@ -50,7 +50,7 @@ void ReadDocument(Reader& r, const YAML::Node& root, DeploymentSpec* out) {
       if (r.Saturated()) break;
       const std::string& name = key.node.Scalar();
       const bool name_ok = r.Check(key, ValidateServiceName(name));
-      runtimes::ServiceSpec spec = internal::ReadService(r, value);
+      core::ServiceSpec spec = internal::ReadService(r, value);
       if (name_ok) out->services.emplace(name, std::move(spec));
     }
   }

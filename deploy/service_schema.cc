@@ -14,7 +14,7 @@
 namespace zlayer::deploy::internal {
 namespace {
 
-using runtimes::ServiceSpec;
+using core::ServiceSpec;
 
 constexpr int64_t kMaxPort = 65535;
 constexpr int64_t kMaxReplicas = 1000;
@@ -75,7 +75,7 @@ void NotApplicable(Reader& r, const Value& v, absl::string_view why) {
   if (v.present) r.Error(v, std::string(why));
 }
 
-void ReadImage(Reader& r, const Value& v, runtimes::ImageSpec* out) {
+void ReadImage(Reader& r, const Value& v, core::ImageSpec* out) {
   if (v.node.IsScalar()) {  // "image: nginx:1.25" shorthand for {name: ...}
     if (auto name = r.NonEmptyString(v)) out->name = *name;
     return;
@@ -96,7 +96,7 @@ void ReadImage(Reader& r, const Value& v, runtimes::ImageSpec* out) {
     }
   }
   if (auto p = m.Get("pull_policy"); p.present) {
-    using runtimes::PullPolicy;
+    using core::PullPolicy;
     if (auto policy = Enum<PullPolicy>(r, p, {{"always", PullPolicy::kAlways},
                                               {"if_not_present", PullPolicy::kIfNotPresent},
                                               {"never", PullPolicy::kNever}})) {
@@ -105,7 +105,7 @@ void ReadImage(Reader& r, const Value& v, runtimes::ImageSpec* out) {
   }
   if (auto a = m.Get("auth"); a.present) {
     MapReader auth(r, a);
-    runtimes::RegistryAuth creds;
+    core::RegistryAuth creds;
     auto user = auth.Require("username");
     auto password = auth.Require("password");
     bool ok = auth.ok() && user.present && password.present;
@@ -125,7 +125,7 @@ void ReadImage(Reader& r, const Value& v, runtimes::ImageSpec* out) {
   m.Finish();
 }
 
-void ReadCommand(Reader& r, const Value& v, runtimes::CommandSpec* out) {
+void ReadCommand(Reader& r, const Value& v, core::CommandSpec* out) {
   MapReader m(r, v);
   if (auto e = m.Get("entrypoint"); e.present) {
     if (auto list = r.StringList(e)) out->entrypoint = std::move(*list);
@@ -153,7 +153,7 @@ void ReadStringMap(Reader& r, const Value& v, bool env, std::map<std::string, st
   }
 }
 
-void ReadResources(Reader& r, const Value& v, runtimes::ResourceSpec* out) {
+void ReadResources(Reader& r, const Value& v, core::ResourceSpec* out) {
   MapReader m(r, v);
   if (auto c = m.Get("cpu"); c.present) out->cpu = r.Number(c, 0.01, 1024);
   if (auto mem = m.Get("memory"); mem.present) {
@@ -174,20 +174,20 @@ void ReadResources(Reader& r, const Value& v, runtimes::ResourceSpec* out) {
   m.Finish();
 }
 
-void ReadEndpoints(Reader& r, const Value& v, std::vector<runtimes::EndpointSpec>* out) {
+void ReadEndpoints(Reader& r, const Value& v, std::vector<core::EndpointSpec>* out) {
   std::set<std::string> names;
   std::set<std::pair<bool, int64_t>> ports;  // (udp, port)
   for (const Value& item : r.List(v)) {
     MapReader m(r, item);
     if (!m.ok()) continue;
-    runtimes::EndpointSpec ep;
+    core::EndpointSpec ep;
     if (auto n = m.Require("name"); n.present && SimpleName(r, n, "an endpoint name", &ep.name)) {
       if (!names.insert(ep.name).second) {
         r.Error(n, absl::StrCat("endpoint name \"", ep.name, "\" is used twice"));
       }
     }
     if (auto p = m.Get("protocol"); p.present) {
-      using runtimes::EndpointProtocol;
+      using core::EndpointProtocol;
       if (auto proto = Enum<EndpointProtocol>(r, p, {{"http", EndpointProtocol::kHttp},
                                                      {"https", EndpointProtocol::kHttps},
                                                      {"tcp", EndpointProtocol::kTcp},
@@ -198,7 +198,7 @@ void ReadEndpoints(Reader& r, const Value& v, std::vector<runtimes::EndpointSpec
     if (auto p = m.Require("port"); p.present) {
       if (auto port = r.Int(p, 1, kMaxPort)) {
         ep.port = static_cast<uint32_t>(*port);
-        const bool udp = ep.protocol == runtimes::EndpointProtocol::kUdp;
+        const bool udp = ep.protocol == core::EndpointProtocol::kUdp;
         if (!ports.insert({udp, *port}).second) {
           r.Error(p, absl::StrCat("port ", *port, "/", udp ? "udp" : "tcp",
                                   " is already used by another endpoint"));
@@ -232,13 +232,13 @@ void ReadScale(Reader& r, const Value& v, uint32_t* replicas) {
   m.Finish();
 }
 
-void ReadStorage(Reader& r, const Value& v, std::vector<runtimes::StorageSpec>* out) {
+void ReadStorage(Reader& r, const Value& v, std::vector<core::StorageSpec>* out) {
   std::set<std::string> targets;
   for (const Value& item : r.List(v)) {
     MapReader m(r, item);
     if (!m.ok()) continue;
-    runtimes::StorageSpec st;
-    using runtimes::StorageType;
+    core::StorageSpec st;
+    using core::StorageType;
     std::optional<StorageType> type;
     if (auto t = m.Require("type"); t.present) {
       type = Enum<StorageType>(r, t, {{"bind", StorageType::kBind},
@@ -283,8 +283,8 @@ void ReadStorage(Reader& r, const Value& v, std::vector<runtimes::StorageSpec>* 
   }
 }
 
-void ReadHealthCheck(Reader& r, const Value& v, runtimes::HealthSpec* out) {
-  using Check = runtimes::HealthSpec::Check;
+void ReadHealthCheck(Reader& r, const Value& v, core::HealthSpec* out) {
+  using Check = core::HealthSpec::Check;
   MapReader m(r, v);
   if (!m.ok()) return;
   std::optional<Check> type;
@@ -345,10 +345,10 @@ void ReadHealthCheck(Reader& r, const Value& v, runtimes::HealthSpec* out) {
   m.Finish();
 }
 
-void ReadHealth(Reader& r, const Value& v, std::optional<runtimes::HealthSpec>* out) {
+void ReadHealth(Reader& r, const Value& v, std::optional<core::HealthSpec>* out) {
   MapReader m(r, v);
   if (!m.ok()) return;
-  runtimes::HealthSpec h;
+  core::HealthSpec h;
   if (auto d = m.Get("start_grace"); d.present) h.start_grace = r.Duration(d).value_or(h.start_grace);
   if (auto d = m.Get("interval"); d.present) h.interval = r.Duration(d).value_or(h.interval);
   if (auto d = m.Get("timeout"); d.present) h.timeout = r.Duration(d).value_or(h.timeout);
@@ -375,7 +375,7 @@ ServiceSpec ReadService(Reader& r, const Value& v) {
   MapReader m(r, v);
   if (!m.ok()) return spec;
   if (auto t = m.Get("rtype"); t.present) {
-    using runtimes::ServiceType;
+    using core::ServiceType;
     spec.rtype = Enum<ServiceType>(r, t, {{"service", ServiceType::kService},
                                           {"job", ServiceType::kJob}})
                      .value_or(ServiceType::kService);

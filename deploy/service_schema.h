@@ -2,12 +2,12 @@
 #pragma once
 
 #include "deploy/yaml_reader.h"
-#include "runtimes/service_spec.h"
+#include "core/service_spec.h"
 
 namespace zlayer::deploy::internal {
 
 // Reads one service; errors go to `reader`. The result is complete only when the
 // reader has no errors.
-runtimes::ServiceSpec ReadService(Reader& reader, const Value& value);
+core::ServiceSpec ReadService(Reader& reader, const Value& value);
 
 }  // namespace zlayer::deploy::internal

@@ -28,7 +28,7 @@ absl::StatusOr<absl::Duration> ParseSpecDuration(absl::string_view text);
 absl::Status ValidateDeploymentName(absl::string_view name);
 
 // Service names become container names ("<service>-rep-<N>"), file names and cgroup
-// names. The rule is runtimes::ValidateContainerId's (1-63 characters, letters,
+// names. The rule is core::ValidateContainerId's (1-63 characters, letters,
 // digits, '-', '_' and '.', starting with a letter or digit; a test keeps the two
 // in step) plus one more: no "-rep-", which would make "web-rep-1" ambiguous.
 absl::Status ValidateServiceName(absl::string_view name);

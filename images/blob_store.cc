@@ -8,7 +8,7 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/status_macros.h"
 #include "images/reference.h"
@@ -18,8 +18,8 @@ namespace {
 
 absl::Status FsyncDir(const std::string& dir) {
   base::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) return base::ErrnoError(absl::StrCat("open ", dir));
-  if (::fsync(fd.get()) != 0) return base::ErrnoError(absl::StrCat("fsync ", dir));
+  if (!fd) return core::ErrnoError(absl::StrCat("open ", dir));
+  if (::fsync(fd.get()) != 0) return core::ErrnoError(absl::StrCat("fsync ", dir));
   return absl::OkStatus();
 }
 
@@ -49,7 +49,7 @@ bool BlobStore::Has(absl::string_view digest) const {
 absl::StatusOr<uint64_t> BlobStore::SizeOf(absl::string_view digest) const {
   struct stat st;
   if (::lstat(PathOf(digest).c_str(), &st) != 0) {
-    return base::ErrnoError(absl::StrCat("blob ", digest));
+    return core::ErrnoError(absl::StrCat("blob ", digest));
   }
   return static_cast<uint64_t>(st.st_size);
 }
@@ -75,7 +75,7 @@ absl::StatusOr<std::string> BlobStore::Put(absl::string_view data) {
 
 absl::Status BlobStore::Remove(absl::string_view digest) {
   if (::unlink(PathOf(digest).c_str()) != 0 && errno != ENOENT) {
-    return base::ErrnoError(absl::StrCat("remove blob ", digest));
+    return core::ErrnoError(absl::StrCat("remove blob ", digest));
   }
   return absl::OkStatus();
 }
@@ -96,11 +96,11 @@ absl::StatusOr<BlobStore::Writer> BlobStore::NewWriter() const {
   base::UniqueFd fd(::open(ingest_dir_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (fd) return Writer(this, std::move(fd), "");
   if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
-    return base::ErrnoError(absl::StrCat("create temp blob in ", ingest_dir_));
+    return core::ErrnoError(absl::StrCat("create temp blob in ", ingest_dir_));
   }
   std::string path = absl::StrCat(ingest_dir_, "/blob-XXXXXX");
   fd.Reset(::mkostemp(path.data(), O_CLOEXEC));
-  if (!fd) return base::ErrnoError(absl::StrCat("create temp blob in ", ingest_dir_));
+  if (!fd) return core::ErrnoError(absl::StrCat("create temp blob in ", ingest_dir_));
   return Writer(this, std::move(fd), std::move(path));
 }
 
@@ -115,7 +115,7 @@ absl::Status BlobStore::Writer::Append(const char* data, size_t len) {
     const ssize_t n = ::write(fd_.get(), data, len);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return base::ErrnoError("write blob");
+      return core::ErrnoError("write blob");
     }
     data += n;
     len -= static_cast<size_t>(n);
@@ -125,7 +125,7 @@ absl::Status BlobStore::Writer::Append(const char* data, size_t len) {
 
 absl::Status BlobStore::Writer::Reset() {
   if (::ftruncate(fd_.get(), 0) != 0 || ::lseek(fd_.get(), 0, SEEK_SET) != 0) {
-    return base::ErrnoError("truncate blob");
+    return core::ErrnoError("truncate blob");
   }
   hash_ = Sha256();
   size_ = 0;
@@ -144,18 +144,18 @@ absl::Status BlobStore::Writer::Commit(const std::string& expected_digest,
     return absl::InvalidArgumentError(absl::StrCat("digest mismatch: expected ", expected_digest,
                                                    ", content hashes to ", actual));
   }
-  if (::fsync(fd_.get()) != 0) return base::ErrnoError("fsync blob");
+  if (::fsync(fd_.get()) != 0) return core::ErrnoError("fsync blob");
   const std::string target = store_->PathOf(expected_digest);
   if (named_path_.empty()) {
     // linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc path does not.
     const std::string proc = absl::StrCat("/proc/self/fd/", fd_.get());
     if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, target.c_str(), AT_SYMLINK_FOLLOW) != 0 &&
         errno != EEXIST) {  // same digest, same bytes: someone else won the race
-      return base::ErrnoError(absl::StrCat("link blob ", expected_digest));
+      return core::ErrnoError(absl::StrCat("link blob ", expected_digest));
     }
   } else {
     if (::rename(named_path_.c_str(), target.c_str()) != 0) {
-      return base::ErrnoError(absl::StrCat("rename blob ", expected_digest));
+      return core::ErrnoError(absl::StrCat("rename blob ", expected_digest));
     }
     named_path_.clear();
   }

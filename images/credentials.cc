@@ -30,12 +30,12 @@ bool Matches(absl::string_view key, const std::string& host) {
 
 }  // namespace
 
-absl::StatusOr<std::optional<runtimes::RegistryAuth>> LookupCredentials(
+absl::StatusOr<std::optional<core::RegistryAuth>> LookupCredentials(
     const std::string& path, const std::string& host) {
-  if (path.empty()) return std::optional<runtimes::RegistryAuth>();
+  if (path.empty()) return std::optional<core::RegistryAuth>();
   auto text = base::ReadFile(path);
   if (!text.ok()) {
-    if (absl::IsNotFound(text.status())) return std::optional<runtimes::RegistryAuth>();
+    if (absl::IsNotFound(text.status())) return std::optional<core::RegistryAuth>();
     return absl::FailedPreconditionError(
         absl::StrCat("registry credentials file ", path, ": ", text.status().message()));
   }
@@ -46,11 +46,11 @@ absl::StatusOr<std::optional<runtimes::RegistryAuth>> LookupCredentials(
   nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return bad("is not a JSON object");
   auto auths = j.find("auths");
-  if (auths == j.end()) return std::optional<runtimes::RegistryAuth>();
+  if (auths == j.end()) return std::optional<core::RegistryAuth>();
   if (!auths->is_object()) return bad("has an \"auths\" entry that is not an object");
   for (auto it = auths->begin(); it != auths->end(); ++it) {
     if (!Matches(it.key(), host) || !it->is_object()) continue;
-    runtimes::RegistryAuth auth;
+    core::RegistryAuth auth;
     if (auto a = it->find("auth"); a != it->end() && a->is_string()) {
       std::string decoded;
       if (!absl::Base64Unescape(a->get<std::string>(), &decoded)) {
@@ -71,9 +71,9 @@ absl::StatusOr<std::optional<runtimes::RegistryAuth>> LookupCredentials(
       }
     }
     if (auth.username.empty() && auth.password.empty()) continue;
-    return std::optional<runtimes::RegistryAuth>(std::move(auth));
+    return std::optional<core::RegistryAuth>(std::move(auth));
   }
-  return std::optional<runtimes::RegistryAuth>();
+  return std::optional<core::RegistryAuth>();
 }
 
 }  // namespace zlayer::images

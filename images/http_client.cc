@@ -10,7 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 
 namespace zlayer::images {
@@ -96,7 +96,7 @@ absl::StatusOr<std::shared_ptr<const TlsTrust>> TlsTrust::Load(const std::string
   std::shared_ptr<TlsTrust> trust(new TlsTrust());
   if (extra_ca_file.empty()) return std::shared_ptr<const TlsTrust>(trust);
   auto pem = base::ReadFile(extra_ca_file);
-  if (!pem.ok()) return base::Annotate(pem.status(), "registry CA file");
+  if (!pem.ok()) return core::Annotate(pem.status(), "registry CA file");
   BIO* bio = BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size()));
   if (bio == nullptr) return absl::ResourceExhaustedError("BIO_new_mem_buf");
   while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {

@@ -1,4 +1,4 @@
-// ImageStore::Import: an OCI image layout archive, streamed, into the store.
+// ImageStore::ImportImage: an OCI image layout archive, streamed, into the store.
 #include <archive.h>
 #include <archive_entry.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "images/store_internal.h"
@@ -44,7 +44,7 @@ bool NameMatches(const Descriptor& d, const Reference& ref) {
 
 }  // namespace
 
-absl::StatusOr<runtimes::ImportResult> ImageStore::Import(const std::string& reference,
+absl::StatusOr<core::ImportResult> ImageStore::ImportImage(const std::string& reference,
                                                           int fd) {
   std::optional<Reference> ref;
   if (!reference.empty()) {
@@ -195,7 +195,7 @@ absl::StatusOr<runtimes::ImportResult> ImageStore::Import(const std::string& ref
       return Bad(absl::StrCat("archive lacks layer blob ", m.layers[i].digest));
     }
     auto snap = EnsureSnapshot(chains[i], m.layers[i], config.diff_ids[i], lowers);
-    if (!snap.ok()) return base::Annotate(snap.status(), "import");
+    if (!snap.ok()) return core::Annotate(snap.status(), "import");
     unpacked += snap->size;
     lowers.insert(lowers.begin(), SnapshotDir(snap->id));
   }
@@ -213,7 +213,7 @@ absl::StatusOr<runtimes::ImportResult> ImageStore::Import(const std::string& ref
   recorded = true;
   base::Logger("images")->info("image imported reference={} digest={} layers={}", key,
                                top_digest, m.layers.size());
-  return runtimes::ImportResult{key, top_digest};
+  return core::ImportResult{key, top_digest};
 }
 
 }  // namespace zlayer::images

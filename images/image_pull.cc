@@ -1,4 +1,4 @@
-// ImageStore::Pull: resolve the reference, download blobs in parallel (bounded),
+// ImageStore::PullImage: resolve the reference, download blobs in parallel (bounded),
 // verify them while they stream, unpack layers in order as they arrive, record.
 #include <algorithm>
 #include <atomic>
@@ -7,7 +7,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "images/credentials.h"
@@ -16,15 +16,15 @@
 
 namespace zlayer::images {
 
-using runtimes::PullProgress;
-using runtimes::PullResult;
-using LayerState = runtimes::PullProgress::LayerState;
+using core::PullProgress;
+using core::PullResult;
+using LayerState = core::PullProgress::LayerState;
 
 namespace {
 
 bool Retryable(const absl::Status& s) { return absl::IsUnavailable(s); }
 
-HostPolicy PolicyFor(const Reference& ref, const runtimes::RegistryConfig& config) {
+HostPolicy PolicyFor(const Reference& ref, const images::RegistryConfig& config) {
   HostPolicy p;
   const std::string api = ref.ApiHost();
   for (const auto& h : config.insecure) {
@@ -36,12 +36,12 @@ HostPolicy PolicyFor(const Reference& ref, const runtimes::RegistryConfig& confi
 
 }  // namespace
 
-absl::StatusOr<PullResult> ImageStore::Pull(const runtimes::PullRequest& request,
+absl::StatusOr<PullResult> ImageStore::PullImage(const core::PullRequest& request,
                                             const ProgressFn& progress) {
   AGENTD_ASSIGN_OR_RETURN(Reference ref, ParseReference(request.image));
   const std::string key = StoreKey(ref);
   // A digest names immutable content: once here, no policy needs the network.
-  if (request.policy != runtimes::PullPolicy::kAlways || !ref.digest.empty()) {
+  if (request.policy != core::PullPolicy::kAlways || !ref.digest.empty()) {
     AGENTD_ASSIGN_OR_RETURN(auto local, FindLocal(ref));
     if (local) {
       AGENTD_ASSIGN_OR_RETURN(auto m, db_->GetManifest(local->manifest_digest));
@@ -53,7 +53,7 @@ absl::StatusOr<PullResult> ImageStore::Pull(const runtimes::PullRequest& request
       return PullResult{key, local->top_digest, true,
                         m ? static_cast<uint64_t>(m->unpacked_size) : 0};
     }
-    if (request.policy == runtimes::PullPolicy::kNever) {
+    if (request.policy == core::PullPolicy::kNever) {
       return absl::NotFoundError(absl::StrCat(
           "image ", key, " is not present locally and the pull policy is Never"));
     }
@@ -155,13 +155,13 @@ absl::Status ImageStore::DownloadBlob(RegistryClient& client, HttpClient& http,
 }
 
 absl::StatusOr<PullResult> ImageStore::PullLeader(const Reference& ref,
-                                                  const runtimes::PullRequest& request,
+                                                  const core::PullRequest& request,
                                                   ProgressFanout& fanout) {
   auto log = base::Logger("images");
   const absl::Time started = absl::Now();
   const std::string key = StoreKey(ref);
   const std::string what = absl::StrCat("pull ", ref.String());
-  std::optional<runtimes::RegistryAuth> creds = request.auth;
+  std::optional<core::RegistryAuth> creds = request.auth;
   if (!creds) {
     AGENTD_ASSIGN_OR_RETURN(creds, LookupCredentials(options_.registries.credentials_file,
                                                      ref.domain));
@@ -172,19 +172,19 @@ absl::StatusOr<PullResult> ImageStore::PullLeader(const Reference& ref,
   fanout.Status(absl::StrCat("Resolving ", ref.String()));
 
   auto top = client.GetManifest(http, ref.ManifestSelector());
-  if (!top.ok()) return base::Annotate(top.status(), what);
+  if (!top.ok()) return core::Annotate(top.status(), what);
   auto first = ParseManifest(top->body, top->media_type);
-  if (!first.ok()) return base::Annotate(first.status(), what);
+  if (!first.ok()) return core::Annotate(first.status(), what);
   ParsedManifest parsed = *std::move(first);
   FetchedManifest platform_manifest = *top;
   if (parsed.is_index) {
     const Platform want = options_.platform.value_or(Platform::Host());
     auto desc = SelectPlatform(parsed.index, want);
-    if (!desc.ok()) return base::Annotate(desc.status(), what);
+    if (!desc.ok()) return core::Annotate(desc.status(), what);
     auto fetched = client.GetManifest(http, desc->digest);
-    if (!fetched.ok()) return base::Annotate(fetched.status(), what);
+    if (!fetched.ok()) return core::Annotate(fetched.status(), what);
     auto second = ParseManifest(fetched->body, fetched->media_type);
-    if (!second.ok()) return base::Annotate(second.status(), what);
+    if (!second.ok()) return core::Annotate(second.status(), what);
     parsed = *std::move(second);
     if (parsed.is_index) {
       return absl::InvalidArgumentError(absl::StrCat(what, ": nested image indexes are not supported"));
@@ -229,11 +229,11 @@ absl::StatusOr<PullResult> ImageStore::PullLeader(const Reference& ref,
     return absl::InvalidArgumentError(absl::StrCat(what, ": image config is larger than 4 MiB"));
   }
   if (auto s = DownloadBlob(client, http, manifest.config, nullptr, nullptr); !s.ok()) {
-    return base::Annotate(s, absl::StrCat(what, ": config ", manifest.config.digest));
+    return core::Annotate(s, absl::StrCat(what, ": config ", manifest.config.digest));
   }
   AGENTD_ASSIGN_OR_RETURN(std::string config_json, blobs_.Read(manifest.config.digest));
   auto config = ParseImageConfig(config_json);
-  if (!config.ok()) return base::Annotate(config.status(), what);
+  if (!config.ok()) return core::Annotate(config.status(), what);
   if (config->diff_ids.size() != manifest.layers.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         what, ": manifest has ", manifest.layers.size(), " layers but the config lists ",
@@ -299,7 +299,7 @@ absl::StatusOr<PullResult> ImageStore::PullLeader(const Reference& ref,
         shared.done[idx] = s.ok() ? 1 : -1;
         if (!s.ok()) {
           if (shared.error.ok() && !absl::IsCancelled(s)) {
-            shared.error = base::Annotate(s, absl::StrCat("layer ", manifest.layers[idx].digest));
+            shared.error = core::Annotate(s, absl::StrCat("layer ", manifest.layers[idx].digest));
           }
           abort.store(true);
         }
@@ -321,14 +321,14 @@ absl::StatusOr<PullResult> ImageStore::PullLeader(const Reference& ref,
         return shared.done[i] != 0 || !shared.error.ok();
       };
       shared.mu.Await(absl::Condition(&ready));
-      if (!shared.error.ok()) return base::Annotate(shared.error, what);
+      if (!shared.error.ok()) return core::Annotate(shared.error, what);
     }
     const uint64_t size = static_cast<uint64_t>(layer.size);
     if (!have_snapshot[i]) fanout.Layer(layer.digest, LayerState::kExtracting, size, size);
     auto snap = EnsureSnapshot(chains[i], layer, config->diff_ids[i], lowers);
     if (!snap.ok()) {
       abort.store(true);
-      return base::Annotate(snap.status(), what);
+      return core::Annotate(snap.status(), what);
     }
     if (!have_snapshot[i]) fanout.Layer(layer.digest, LayerState::kDone, size, size);
     unpacked += snap->size;

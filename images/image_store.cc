@@ -12,7 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
@@ -87,7 +87,7 @@ absl::Status ImageStore::Recover() {
     known.insert(s.id);
   }
   DIR* d = ::opendir(snaps_dir.c_str());
-  if (d == nullptr) return base::ErrnoError(absl::StrCat("open ", snaps_dir));
+  if (d == nullptr) return core::ErrnoError(absl::StrCat("open ", snaps_dir));
   std::vector<std::string> strays;
   while (struct dirent* e = ::readdir(d)) {
     const std::string name = e->d_name;
@@ -151,11 +151,11 @@ absl::StatusOr<ResolvedImage> ImageStore::Resolve(const std::string& reference) 
   return out;
 }
 
-absl::StatusOr<std::vector<runtimes::ImageInfo>> ImageStore::List() {
+absl::StatusOr<std::vector<core::ImageInfo>> ImageStore::ListImages() {
   AGENTD_ASSIGN_OR_RETURN(auto rows, db_->ListImages());
-  std::vector<runtimes::ImageInfo> out;
+  std::vector<core::ImageInfo> out;
   for (const auto& r : rows) {
-    runtimes::ImageInfo info;
+    core::ImageInfo info;
     info.reference = r.reference;
     info.digest = r.top_digest;
     AGENTD_ASSIGN_OR_RETURN(auto m, db_->GetManifest(r.manifest_digest));
@@ -170,7 +170,7 @@ absl::StatusOr<std::vector<runtimes::ImageInfo>> ImageStore::List() {
   return out;
 }
 
-absl::Status ImageStore::Remove(const std::string& reference, bool force) {
+absl::Status ImageStore::RemoveImage(const std::string& reference, bool force) {
   AGENTD_ASSIGN_OR_RETURN(Reference ref, ParseReference(reference));
   const std::string key = StoreKey(ref);
   AGENTD_ASSIGN_OR_RETURN(auto row, db_->GetImage(key));
@@ -187,9 +187,9 @@ absl::Status ImageStore::Remove(const std::string& reference, bool force) {
   return Collect(std::vector<std::string>{row->manifest_digest}).status();
 }
 
-absl::StatusOr<runtimes::PruneResult> ImageStore::Prune() { return Collect(std::nullopt); }
+absl::StatusOr<core::PruneResult> ImageStore::PruneImages() { return Collect(std::nullopt); }
 
-absl::StatusOr<runtimes::PruneResult> ImageStore::Collect(
+absl::StatusOr<core::PruneResult> ImageStore::Collect(
     std::optional<std::vector<std::string>> only) {
   absl::WriterMutexLock gc(&gc_mu_);
   absl::flat_hash_set<std::string> leased;
@@ -201,7 +201,7 @@ absl::StatusOr<runtimes::PruneResult> ImageStore::Collect(
   if (only) candidates.insert(only->begin(), only->end());
   AGENTD_ASSIGN_OR_RETURN(auto live_list, db_->LiveManifests());
   absl::flat_hash_set<std::string> live(live_list.begin(), live_list.end());
-  runtimes::PruneResult result;
+  core::PruneResult result;
   AGENTD_ASSIGN_OR_RETURN(auto manifests, db_->ListManifests());
   std::vector<ManifestRow> kept;
   for (auto& m : manifests) {
@@ -250,7 +250,7 @@ absl::StatusOr<runtimes::PruneResult> ImageStore::Collect(
   return result;
 }
 
-absl::Status ImageStore::Tag(const std::string& source, const std::string& target) {
+absl::Status ImageStore::TagImage(const std::string& source, const std::string& target) {
   AGENTD_ASSIGN_OR_RETURN(Reference src, ParseReference(source));
   AGENTD_ASSIGN_OR_RETURN(Reference dst, ParseReference(target));
   if (!dst.digest.empty() || !dst.tag_explicit) {
@@ -300,15 +300,15 @@ absl::StatusOr<SnapshotRow> ImageStore::EnsureSnapshot(
     (void)db_->DeleteSnapshot(id);
   });
   AGENTD_RETURN_IF_ERROR(base::RemoveTree(tmp));
-  if (::mkdir(tmp.c_str(), 0755) != 0) return base::ErrnoError(absl::StrCat("mkdir ", tmp));
+  if (::mkdir(tmp.c_str(), 0755) != 0) return core::ErrnoError(absl::StrCat("mkdir ", tmp));
   base::UniqueFd blob(::open(blobs_.PathOf(layer.digest).c_str(), O_RDONLY | O_CLOEXEC));
-  if (!blob) return base::ErrnoError(absl::StrCat("open layer blob ", layer.digest));
+  if (!blob) return core::ErrnoError(absl::StrCat("open layer blob ", layer.digest));
   UnpackOptions opts;
   opts.max_bytes = options_.registries.max_layer_bytes;
   opts.allow_devices = options_.allow_device_nodes;
   opts.lower_dirs = lowers_top_first;
   auto res = UnpackLayer(blob.get(), tmp, opts);
-  if (!res.ok()) return base::Annotate(res.status(), absl::StrCat("layer ", layer.digest));
+  if (!res.ok()) return core::Annotate(res.status(), absl::StrCat("layer ", layer.digest));
   if (res->diff_id != diff_id) {
     return absl::InvalidArgumentError(absl::StrCat(
         "layer ", layer.digest, " uncompresses to ", res->diff_id,
@@ -316,10 +316,10 @@ absl::StatusOr<SnapshotRow> ImageStore::EnsureSnapshot(
   }
   if (options_.sync_snapshots) {
     base::UniqueFd dir(::open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dir || ::syncfs(dir.get()) != 0) return base::ErrnoError("syncfs snapshot");
+    if (!dir || ::syncfs(dir.get()) != 0) return core::ErrnoError("syncfs snapshot");
   }
   if (::rename(tmp.c_str(), SnapshotDir(id).c_str()) != 0) {
-    return base::ErrnoError(absl::StrCat("rename snapshot ", id));
+    return core::ErrnoError(absl::StrCat("rename snapshot ", id));
   }
   AGENTD_RETURN_IF_ERROR(db_->CommitSnapshot(id, res->diff_id,
                                              static_cast<int64_t>(res->content_bytes)));

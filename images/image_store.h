@@ -30,8 +30,9 @@
 #include "images/metadata_db.h"
 #include "images/progress.h"
 #include "images/reference.h"
-#include "runtimes/backend_config.h"
-#include "runtimes/types.h"
+#include "images/registry_config.h"
+#include "core/image_service.h"
+#include "core/types.h"
 
 namespace zlayer::images {
 
@@ -41,7 +42,7 @@ struct StoreOptions {
   // Everything of the store lives under it, e.g. <data_dir>/images. Keep it short:
   // snapshot paths become overlay mount options.
   std::string root;
-  runtimes::RegistryConfig registries;
+  images::RegistryConfig registries;
   // The platform picked from multi-arch indexes; default: this host.
   std::optional<Platform> platform;
   // Allow character and block devices in layers (refused by default).
@@ -64,13 +65,15 @@ struct ResolvedImage {
   std::vector<std::string> layer_dirs;
 };
 
-class ImageStore {
+// The image half of the contract (core::ImageService) for real containers, plus
+// what backends need to build a rootfs from an image (Resolve, AddUser, RemoveUser).
+class ImageStore final : public core::ImageService {
  public:
   // Creates or opens the store at options.root and recovers from a crash: partial
   // downloads and unfinished snapshots are removed, and so are snapshot
   // directories the metadata does not know. INVALID_ARGUMENT for a bad CA file.
   static absl::StatusOr<std::unique_ptr<ImageStore>> Open(StoreOptions options);
-  ~ImageStore();
+  ~ImageStore() override;
   ImageStore(const ImageStore&) = delete;
   ImageStore& operator=(const ImageStore&) = delete;
 
@@ -82,34 +85,34 @@ class ImageStore {
   // corrupt content), NOT_FOUND (no such image or platform), PERMISSION_DENIED
   // (registry refused us), UNAVAILABLE (network, 5xx), RESOURCE_EXHAUSTED (disk,
   // layer size bound). A failed pull leaves nothing behind.
-  absl::StatusOr<runtimes::PullResult> Pull(const runtimes::PullRequest& request,
-                                            const ProgressFn& progress);
+  absl::StatusOr<core::PullResult> PullImage(const core::PullRequest& request,
+                                             const core::PullProgressFn& progress) override;
 
   // Imports an OCI image layout archive (tar, optionally gzip/zstd) read from
   // `oci_layout_tar_fd` until EOF. The manifest is chosen by the ref.name
   // annotation matching `reference`'s tag, else the only one (or the one for this
   // platform). `reference` names the result; it may be empty when the archive
   // names a full reference itself.
-  absl::StatusOr<runtimes::ImportResult> Import(const std::string& reference,
-                                                int oci_layout_tar_fd);
+  absl::StatusOr<core::ImportResult> ImportImage(const std::string& reference,
+                                                 int oci_layout_tar_fd) override;
 
   // Every reference: digest (what it resolved to), unpacked size, container count.
-  absl::StatusOr<std::vector<runtimes::ImageInfo>> List();
+  absl::StatusOr<std::vector<core::ImageInfo>> ListImages() override;
 
   // Removes a reference; its content goes too unless another reference or a
   // container still needs it. FAILED_PRECONDITION while a container uses the image,
   // unless `force` (the content then stays until the last user is gone and Prune
   // runs). NOT_FOUND when the reference is not here.
-  absl::Status Remove(const std::string& reference, bool force);
+  absl::Status RemoveImage(const std::string& reference, bool force) override;
 
   // Removes dangling images (manifests no reference names and no container uses,
   // e.g. left behind when an Always pull moved a tag), then every blob and snapshot
   // nothing refers to. Reports the images as repository@digest and the bytes freed.
-  absl::StatusOr<runtimes::PruneResult> Prune();
+  absl::StatusOr<core::PruneResult> PruneImages() override;
 
   // Points `target` at the image `source` names. NOT_FOUND when the source is not
   // here; INVALID_ARGUMENT unless the target has an explicit tag and no digest.
-  absl::Status Tag(const std::string& source, const std::string& target);
+  absl::Status TagImage(const std::string& source, const std::string& target) override;
 
   // For backends: what a local image is, without touching the network. NOT_FOUND
   // when absent or when its content is incomplete (pull it again).
@@ -139,8 +142,8 @@ class ImageStore {
   absl::StatusOr<std::optional<ImageRow>> FindLocal(const Reference& ref);
   // Config blob present and every layer's snapshot committed.
   absl::StatusOr<bool> ManifestComplete(const ManifestRow& m);
-  absl::StatusOr<runtimes::PullResult> PullLeader(const Reference& ref,
-                                                  const runtimes::PullRequest& request,
+  absl::StatusOr<core::PullResult> PullLeader(const Reference& ref,
+                                                  const core::PullRequest& request,
                                                   ProgressFanout& fanout);
   absl::Status DownloadBlob(RegistryClient& client, HttpClient& http, const Descriptor& desc,
                             ProgressFanout* fanout, const std::atomic<bool>* abort);
@@ -152,7 +155,7 @@ class ImageStore {
                                              const std::vector<std::string>& lowers_top_first);
   // Deletes unreferenced content. `manifests`: the manifests that may go (each only
   // if nothing names or uses it); nullopt = every dangling one (Prune).
-  absl::StatusOr<runtimes::PruneResult> Collect(
+  absl::StatusOr<core::PruneResult> Collect(
       std::optional<std::vector<std::string>> manifests);
   std::string SnapshotDir(int64_t id) const;
   // The key a reference is stored under: name:tag, or name@digest when pinned.

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
@@ -106,7 +106,7 @@ absl::Status MountRootfs(const std::vector<std::string>& layers, const std::stri
     std::string how;
     const int err = MountOverlay(layers, upper, work, target, &how);
     if (err == 0) return absl::OkStatus();
-    const absl::Status s = base::ErrnoStatus(
+    const absl::Status s = core::ErrnoStatus(
         err, absl::StrCat("mount overlay at ", target, " (", layers.size(), " layers, ", how, ")"));
     // ENODEV: no overlayfs. EINVAL: upper/work on a filesystem overlay refuses
     // (e.g. overlay on overlay). Anything else is a real error.
@@ -115,7 +115,7 @@ absl::Status MountRootfs(const std::vector<std::string>& layers, const std::stri
   }
   AGENTD_RETURN_IF_ERROR(CopyLayersInto(layers, upper, work));
   if (::mount(upper.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-    return base::ErrnoError(absl::StrCat("bind mount ", upper, " at ", target));
+    return core::ErrnoError(absl::StrCat("bind mount ", upper, " at ", target));
   }
   return absl::OkStatus();
 }
@@ -128,7 +128,7 @@ absl::Status UnmountRootfs(const std::string& target) {
     // that has not exited yet): detach now, the kernel frees it when unused.
     if (::umount2(target.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0) return absl::OkStatus();
   }
-  return base::ErrnoError(absl::StrCat("unmount ", target));
+  return core::ErrnoError(absl::StrCat("unmount ", target));
 }
 
 }  // namespace zlayer::images

@@ -6,7 +6,7 @@
 
 namespace zlayer::images {
 
-using runtimes::PullProgress;
+using core::PullProgress;
 
 void ProgressFanout::AddListener(const ProgressFn* fn) {
   absl::MutexLock l(&mu_);

@@ -10,11 +10,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "runtimes/types.h"
+#include "core/image_service.h"
 
 namespace zlayer::images {
 
-using ProgressFn = std::function<void(const runtimes::PullProgress&)>;
+using ProgressFn = core::PullProgressFn;
 
 // Thread-safe. Listeners run under this object's lock, one call at a time and in
 // order, so they must not block (the gRPC adapter only queues a message).
@@ -29,15 +29,15 @@ class ProgressFanout {
   void RemoveListener(const ProgressFn* fn);
 
   void Status(std::string text);
-  void Layer(const std::string& digest, runtimes::PullProgress::LayerState state,
+  void Layer(const std::string& digest, core::PullProgress::LayerState state,
              uint64_t done, uint64_t total);
 
  private:
   struct LayerSeen {
-    runtimes::PullProgress last;
+    core::PullProgress last;
     absl::Time sent_at;
   };
-  void SendLocked(const runtimes::PullProgress& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SendLocked(const core::PullProgress& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const absl::Duration interval_;
   absl::Mutex mu_;

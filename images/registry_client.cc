@@ -9,7 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "images/digest.h"
@@ -219,7 +219,7 @@ absl::Status RegistryClient::Authenticate(HttpClient& http, const std::string& h
     req.headers.push_back(absl::StrCat("Authorization: Basic ", b64));
   }
   auto r = http.Do(req);
-  if (!r.ok()) return base::Annotate(r.status(), "token request");
+  if (!r.ok()) return core::Annotate(r.status(), "token request");
   if (r->status == 401 || r->status == 403) {
     return absl::PermissionDeniedError(absl::StrCat(
         "token server ", realm_host, " refused ",

@@ -15,7 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "images/http_client.h"
 #include "images/manifest.h"
-#include "runtimes/service_spec.h"
+#include "core/service_spec.h"
 
 namespace zlayer::images {
 
@@ -43,7 +43,7 @@ class RegistryClient {
     std::string api_host;    // "registry-1.docker.io", "127.0.0.1:5000"
     std::string repository;  // "library/busybox"
     HostPolicy policy;
-    std::optional<runtimes::RegistryAuth> credentials;
+    std::optional<core::RegistryAuth> credentials;
     std::shared_ptr<const TlsTrust> trust;
     uint64_t max_recv_speed = 0;
   };

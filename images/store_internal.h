@@ -44,7 +44,7 @@ class ImageStore::Leases {
 struct ImageStore::Flight {
   ProgressFanout fanout;
   absl::Notification done;
-  absl::StatusOr<runtimes::PullResult> result = absl::UnknownError("pull still running");
+  absl::StatusOr<core::PullResult> result = absl::UnknownError("pull still running");
 };
 
 }  // namespace zlayer::images

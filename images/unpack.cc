@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/status_macros.h"
 #include "base/unique_fd.h"
@@ -145,13 +145,13 @@ absl::Status Unpacker::CheckLowers(const std::vector<std::string>& comps, size_t
   // through it; refuse rather than guess.
   for (const auto& lower : options_.lower_dirs) {
     UniqueFd cur(::open(lower.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!cur) return base::ErrnoError(absl::StrCat("open lower snapshot ", lower));
+    if (!cur) return core::ErrnoError(absl::StrCat("open lower snapshot ", lower));
     bool missing = false;
     bool opaque = false;  // an opaque directory on the path hides the layers below
     for (size_t j = 0; j < n; ++j) {
       struct stat st;
       if (::fstatat(cur.get(), comps[j].c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        if (errno != ENOENT) return base::ErrnoError(absl::StrCat("stat in ", lower));
+        if (errno != ENOENT) return core::ErrnoError(absl::StrCat("stat in ", lower));
         missing = true;
         break;
       }
@@ -164,7 +164,7 @@ absl::Status Unpacker::CheckLowers(const std::vector<std::string>& comps, size_t
       if (j + 1 == n) return absl::OkStatus();            // a real directory: safe
       cur.Reset(::openat(cur.get(), comps[j].c_str(),
                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!cur) return base::ErrnoError(absl::StrCat("open in ", lower));
+      if (!cur) return core::ErrnoError(absl::StrCat("open in ", lower));
       char v = 0;
       opaque = opaque || (::fgetxattr(cur.get(), kOverlayOpaqueXattr, &v, 1) == 1 && v == 'y');
     }
@@ -176,13 +176,13 @@ absl::Status Unpacker::CheckLowers(const std::vector<std::string>& comps, size_t
 absl::StatusOr<UniqueFd> Unpacker::OpenDirs(const std::vector<std::string>& comps, size_t n,
                                             bool create, absl::string_view entry) {
   UniqueFd cur(::fcntl(root_, F_DUPFD_CLOEXEC, 0));
-  if (!cur) return base::ErrnoError("dup snapshot fd");
+  if (!cur) return core::ErrnoError("dup snapshot fd");
   for (size_t i = 0; i < n; ++i) {
     const char* c = comps[i].c_str();
     int fd = ::openat(cur.get(), c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT && create) {
       AGENTD_RETURN_IF_ERROR(CheckLowers(comps, i + 1, entry));
-      if (::mkdirat(cur.get(), c, 0755) != 0) return base::ErrnoError(absl::StrCat("mkdir ", c));
+      if (::mkdirat(cur.get(), c, 0755) != 0) return core::ErrnoError(absl::StrCat("mkdir ", c));
       fd = ::openat(cur.get(), c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     }
     if (fd < 0) {
@@ -200,7 +200,7 @@ absl::StatusOr<UniqueFd> Unpacker::OpenDirs(const std::vector<std::string>& comp
       if (err == ENOENT) {
         return absl::NotFoundError(absl::StrCat("\"", prefix, "\" does not exist in this layer"));
       }
-      return base::ErrnoStatus(err, absl::StrCat("open ", prefix));
+      return core::ErrnoStatus(err, absl::StrCat("open ", prefix));
     }
     cur.Reset(fd);
   }
@@ -213,7 +213,7 @@ absl::Status Unpacker::RemoveExisting(int parent, const std::string& name, const
     // Via the fd, so the removal stays inside this snapshot whatever the path.
     return base::RemoveTree(absl::StrCat("/proc/self/fd/", parent, "/", name));
   }
-  if (::unlinkat(parent, name.c_str(), 0) != 0) return base::ErrnoError("unlink " + name);
+  if (::unlinkat(parent, name.c_str(), 0) != 0) return core::ErrnoError("unlink " + name);
   return absl::OkStatus();
 }
 
@@ -224,16 +224,16 @@ absl::Status Unpacker::ApplyMetadata(archive_entry* e, int parent, const std::st
   const mode_t mode = archive_entry_perm(e) & 07777;
   // chown first: it clears set-id bits and security.capability, which come after.
   if (fd >= 0) {
-    if (::fchown(fd, uid, gid) != 0) return base::ErrnoError(absl::StrCat("chown ", entry));
-    if (::fchmod(fd, mode) != 0) return base::ErrnoError(absl::StrCat("chmod ", entry));
+    if (::fchown(fd, uid, gid) != 0) return core::ErrnoError(absl::StrCat("chown ", entry));
+    if (::fchmod(fd, mode) != 0) return core::ErrnoError(absl::StrCat("chmod ", entry));
   } else {
     if (::fchownat(parent, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
-      return base::ErrnoError(absl::StrCat("chown ", entry));
+      return core::ErrnoError(absl::StrCat("chown ", entry));
     }
     // Never a symlink here: we created this node a moment ago in a directory no one
     // else writes to, so fchmodat (which cannot refuse to follow) is safe.
     if (!is_symlink && ::fchmodat(parent, name.c_str(), mode, 0) != 0) {
-      return base::ErrnoError(absl::StrCat("chmod ", entry));
+      return core::ErrnoError(absl::StrCat("chmod ", entry));
     }
   }
   const char* xname = nullptr;
@@ -251,7 +251,7 @@ absl::Status Unpacker::ApplyMetadata(archive_entry* e, int parent, const std::st
                            : ::lsetxattr(proc_path.c_str(), xname, xvalue, xsize, 0);
     // Filesystems without xattrs, and user.* on symlinks, are not worth failing for.
     if (rc != 0 && errno != ENOTSUP && errno != EPERM) {
-      return base::ErrnoError(absl::StrCat("setxattr ", xname, " on ", entry));
+      return core::ErrnoError(absl::StrCat("setxattr ", xname, " on ", entry));
     }
   }
   struct timespec times[2];
@@ -262,7 +262,7 @@ absl::Status Unpacker::ApplyMetadata(archive_entry* e, int parent, const std::st
   if (archive_entry_filetype(e) == AE_IFDIR) return absl::OkStatus();  // see FinishDirs
   const int rc = fd >= 0 ? ::futimens(fd, times)
                          : ::utimensat(parent, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
-  if (rc != 0) return base::ErrnoError(absl::StrCat("set times of ", entry));
+  if (rc != 0) return core::ErrnoError(absl::StrCat("set times of ", entry));
   return absl::OkStatus();
 }
 
@@ -270,7 +270,7 @@ absl::Status Unpacker::WriteFile(archive* tar, archive_entry* e, int parent,
                                  const std::string& name, absl::string_view entry) {
   UniqueFd fd(::openat(parent, name.c_str(),
                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!fd) return base::ErrnoError(absl::StrCat("create ", entry));
+  if (!fd) return core::ErrnoError(absl::StrCat("create ", entry));
   const void* buf = nullptr;
   size_t size = 0;
   la_int64_t offset = 0;
@@ -286,7 +286,7 @@ absl::Status Unpacker::WriteFile(archive* tar, archive_entry* e, int parent,
       const ssize_t n = ::pwrite(fd.get(), p, size, offset);
       if (n < 0) {
         if (errno == EINTR) continue;
-        return base::ErrnoError(absl::StrCat("write ", entry));
+        return core::ErrnoError(absl::StrCat("write ", entry));
       }
       p += n;
       size -= static_cast<size_t>(n);
@@ -296,7 +296,7 @@ absl::Status Unpacker::WriteFile(archive* tar, archive_entry* e, int parent,
   if (archive_entry_size_is_set(e)) {
     // Sparse files end in a hole that no data block covers.
     if (::ftruncate(fd.get(), archive_entry_size(e)) != 0) {
-      return base::ErrnoError(absl::StrCat("truncate ", entry));
+      return core::ErrnoError(absl::StrCat("truncate ", entry));
     }
     content_bytes_ += static_cast<uint64_t>(archive_entry_size(e));
     // Sparse entries can claim sizes their stream never carries.
@@ -323,7 +323,7 @@ absl::Status Unpacker::Entry(archive* tar, archive_entry* e) {
   if (base == kOpaqueMarker) {
     AGENTD_ASSIGN_OR_RETURN(UniqueFd dir, OpenDirs(comps, comps.size() - 1, true, entry));
     if (::fsetxattr(dir.get(), kOverlayOpaqueXattr, "y", 1, 0) != 0) {
-      return base::ErrnoError(absl::StrCat("mark opaque ", entry));
+      return core::ErrnoError(absl::StrCat("mark opaque ", entry));
     }
     return absl::OkStatus();
   }
@@ -340,7 +340,7 @@ absl::Status Unpacker::Entry(archive* tar, archive_entry* e) {
       return absl::OkStatus();
     }
     if (::mknodat(dir.get(), victim.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0) {
-      return base::ErrnoError(absl::StrCat("create whiteout ", entry));
+      return core::ErrnoError(absl::StrCat("create whiteout ", entry));
     }
     return absl::OkStatus();
   }
@@ -397,7 +397,7 @@ absl::Status Unpacker::Entry(archive* tar, archive_entry* e) {
     }
     if (S_ISDIR(tst.st_mode)) return Refuse(entry, "hard link to a directory");
     if (::linkat(tdir->get(), tcomps->back().c_str(), pfd, name, 0) != 0) {
-      return base::ErrnoError(absl::StrCat("link ", entry));
+      return core::ErrnoError(absl::StrCat("link ", entry));
     }
     return absl::OkStatus();
   }
@@ -406,7 +406,7 @@ absl::Status Unpacker::Entry(archive* tar, archive_entry* e) {
     case AE_IFREG:
       return WriteFile(tar, e, pfd, base, entry);
     case AE_IFDIR:
-      if (::mkdirat(pfd, name, 0700) != 0) return base::ErrnoError(absl::StrCat("mkdir ", entry));
+      if (::mkdirat(pfd, name, 0700) != 0) return core::ErrnoError(absl::StrCat("mkdir ", entry));
       AGENTD_RETURN_IF_ERROR(ApplyMetadata(e, pfd, base, -1, false, entry));
       dirs_.push_back({comps, {}});
       dirs_.back().times[1] = {static_cast<time_t>(archive_entry_mtime(e)),
@@ -420,7 +420,7 @@ absl::Status Unpacker::Entry(archive* tar, archive_entry* e) {
       // Any target is fine: the unpacker never follows links, and the runtime
       // resolves them inside the container's root.
       if (::symlinkat(target, pfd, name) != 0) {
-        return base::ErrnoError(absl::StrCat("symlink ", entry));
+        return core::ErrnoError(absl::StrCat("symlink ", entry));
       }
       return ApplyMetadata(e, pfd, base, -1, true, entry);
     }
@@ -430,7 +430,7 @@ absl::Status Unpacker::Entry(archive* tar, archive_entry* e) {
       const mode_t kind = type == AE_IFIFO ? S_IFIFO : type == AE_IFCHR ? S_IFCHR : S_IFBLK;
       const dev_t dev = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
       if (::mknodat(pfd, name, kind | 0600, type == AE_IFIFO ? 0 : dev) != 0) {
-        return base::ErrnoError(absl::StrCat("mknod ", entry));
+        return core::ErrnoError(absl::StrCat("mknod ", entry));
       }
       return ApplyMetadata(e, pfd, base, -1, false, entry);
     }
@@ -445,7 +445,7 @@ absl::Status Unpacker::FinishDirs() {
     if (!parent.ok()) continue;  // replaced by a later entry
     if (::utimensat(parent->get(), it->comps.back().c_str(), it->times, AT_SYMLINK_NOFOLLOW) != 0 &&
         errno != ENOENT) {
-      return base::ErrnoError("set directory times");
+      return core::ErrnoError("set directory times");
     }
   }
   return absl::OkStatus();
@@ -456,7 +456,7 @@ absl::Status Unpacker::FinishDirs() {
 absl::StatusOr<UnpackResult> UnpackLayer(int blob_fd, const std::string& target_dir,
                                          const UnpackOptions& options) {
   UniqueFd root(::open(target_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!root) return base::ErrnoError(absl::StrCat("open snapshot ", target_dir));
+  if (!root) return core::ErrnoError(absl::StrCat("open snapshot ", target_dir));
 
   ArchivePtr outer(archive_read_new());
   if (!outer) return absl::ResourceExhaustedError("archive_read_new");

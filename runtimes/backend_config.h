@@ -1,5 +1,5 @@
 // Settings a backend is created with. Plain data, filled by agentd from its config
-// file and flags.
+// file and flags; each peer module (images, network, auth) owns its own part.
 #pragma once
 
 #include <cstdint>
@@ -7,23 +7,11 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "runtimes/container_auth.h"
+#include "auth/container_auth.h"
+#include "images/registry_config.h"
+#include "network/network_config.h"
 
 namespace zlayer::runtimes {
-
-struct RegistryConfig {
-  // Hosts ("host" or "host:port") reached over plain HTTP. Loopback registries are
-  // always allowed over HTTP, as Docker allows.
-  std::vector<std::string> insecure;
-  // Extra CA bundle (PEM) trusted beside the system CAs; empty = none.
-  std::string ca_file;
-  // Docker-format config.json with "auths" keyed by registry host; empty = none.
-  std::string credentials_file;
-  // Parallel layer downloads per pull.
-  int max_parallel_downloads = 3;
-  // Refuse layers that decompress to more than this.
-  uint64_t max_layer_bytes = 8ull << 30;
-};
 
 struct BackendConfig {
   // Persistent state: images, snapshots, container records, volumes, logs.
@@ -36,14 +24,16 @@ struct BackendConfig {
   std::string cgroup_parent = "/zlayer";
   // Path of the per-container monitor binary; empty = next to the agent.
   std::string monitor_path;
-  RegistryConfig registries;
+  images::RegistryConfig registries;
+  // Container networking (docs/networking.md).
+  network::NetworkConfig network;
   // Container log files rotate at this size; this many rotated files are kept.
   uint64_t log_max_bytes = 10ull << 20;
   int log_max_files = 3;
   // Exec output kept per stream for buffered exec.
   uint64_t exec_max_output = 16ull << 20;
   // Call-back credentials injected into every container (off unless configured).
-  ContainerAuthConfig container_auth;
+  auth::ContainerAuthConfig container_auth;
 };
 
 }  // namespace zlayer::runtimes

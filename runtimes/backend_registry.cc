@@ -6,19 +6,19 @@
 namespace zlayer::runtimes {
 
 void BackendRegistry::Register(const std::string& name, BackendFactory factory) {
-  for (auto& [n, f] : factories_) {
-    if (n == name) {
-      f = std::move(factory);
+  for (auto& [known, existing] : factories_) {
+    if (known == name) {
+      existing = std::move(factory);
       return;
     }
   }
   factories_.emplace_back(name, std::move(factory));
 }
 
-absl::StatusOr<std::unique_ptr<Runtime>> BackendRegistry::Create(
-    const std::string& name, const BackendConfig& config) const {
-  for (const auto& [n, f] : factories_) {
-    if (n == name) return f(config);
+absl::StatusOr<Backend> BackendRegistry::Create(const std::string& name,
+                                                 const BackendConfig& config) const {
+  for (const auto& [known, factory] : factories_) {
+    if (known == name) return factory(config);
   }
   return absl::NotFoundError(absl::StrCat("unknown backend '", name,
                                           "'; available: ", absl::StrJoin(Names(), ", ")));
@@ -26,7 +26,7 @@ absl::StatusOr<std::unique_ptr<Runtime>> BackendRegistry::Create(
 
 std::vector<std::string> BackendRegistry::Names() const {
   std::vector<std::string> names;
-  for (const auto& [n, f] : factories_) names.push_back(n);
+  for (const auto& [known, factory] : factories_) names.push_back(known);
   return names;
 }
 

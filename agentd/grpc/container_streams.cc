@@ -5,13 +5,13 @@
 #include "agentd/grpc/status_convert.h"
 #include "agentd/grpc/stream_writer.h"
 #include "agentd/grpc/streams.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "proto/convert/convert.h"
 
 namespace zlayer::agentd {
 namespace {
 
-using runtimes::ContainerId;
+using core::ContainerId;
 
 grpc::Status Unavailable(absl::string_view what) {
   return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -51,7 +51,7 @@ class WaitStream final : public StreamWriter<pb::WaitEvent, WaitStream> {
  private:
   void Subscribe() {
     if (Closed()) return;
-    auto sub = ctx_.runtime->Watch(id_, [this](const runtimes::WatchEvent& ev) { OnEvent(ev); });
+    auto sub = ctx_.containers->Watch(id_, [this](const core::WatchEvent& ev) { OnEvent(ev); });
     if (!sub.ok()) {
       Close(ToGrpcStatus(sub.status()));
       return;
@@ -61,7 +61,7 @@ class WaitStream final : public StreamWriter<pb::WaitEvent, WaitStream> {
   }
 
   // Runs on a backend thread, possibly under the backend's lock: must not block.
-  void OnEvent(const runtimes::WatchEvent& ev) {
+  void OnEvent(const core::WatchEvent& ev) {
     if (!ev.error.ok()) {
       Close(ToGrpcStatus(ev.error));
       return;
@@ -88,9 +88,9 @@ class WaitStream final : public StreamWriter<pb::WaitEvent, WaitStream> {
   const ServiceContext& ctx_;
   const ContainerId id_;
   absl::Mutex state_mu_;
-  std::optional<runtimes::ContainerState> last_state_ ABSL_GUARDED_BY(state_mu_);
+  std::optional<core::ContainerState> last_state_ ABSL_GUARDED_BY(state_mu_);
   absl::Mutex sub_mu_;
-  std::unique_ptr<runtimes::Subscription> subscription_ ABSL_GUARDED_BY(sub_mu_);
+  std::unique_ptr<core::Subscription> subscription_ ABSL_GUARDED_BY(sub_mu_);
 };
 
 // ---------------------------------------------------------------------------
@@ -101,7 +101,7 @@ constexpr size_t kLogBatch = 256;
 
 class LogStream final : public StreamWriter<pb::LogEntry, LogStream> {
  public:
-  LogStream(const ServiceContext& ctx, ContainerId id, runtimes::LogQuery query)
+  LogStream(const ServiceContext& ctx, ContainerId id, core::LogQuery query)
       : StreamWriter(ctx.streams), ctx_(ctx), id_(std::move(id)), query_(query) {}
   ~LogStream() override {
     // Destroying the cursor is a barrier for its ready callback.
@@ -130,7 +130,7 @@ class LogStream final : public StreamWriter<pb::LogEntry, LogStream> {
     if (Closed()) return;
     absl::MutexLock lock(&cursor_mu_);
     if (!cursor_) {
-      auto cursor = ctx_.runtime->OpenLogs(id_, query_);
+      auto cursor = ctx_.containers->OpenLogs(id_, query_);
       if (!cursor.ok()) {
         Close(ToGrpcStatus(cursor.status()));
         return;
@@ -163,9 +163,9 @@ class LogStream final : public StreamWriter<pb::LogEntry, LogStream> {
 
   const ServiceContext& ctx_;
   const ContainerId id_;
-  const runtimes::LogQuery query_;
+  const core::LogQuery query_;
   absl::Mutex cursor_mu_;
-  std::unique_ptr<runtimes::LogCursor> cursor_ ABSL_GUARDED_BY(cursor_mu_);
+  std::unique_ptr<core::LogCursor> cursor_ ABSL_GUARDED_BY(cursor_mu_);
 };
 
 // ---------------------------------------------------------------------------
@@ -173,7 +173,7 @@ class LogStream final : public StreamWriter<pb::LogEntry, LogStream> {
 
 class ExecStream final : public StreamWriter<pb::ExecEvent, ExecStream> {
  public:
-  ExecStream(const ServiceContext& ctx, runtimes::ExecRequest request)
+  ExecStream(const ServiceContext& ctx, core::ExecRequest request)
       : StreamWriter(ctx.streams), ctx_(ctx), request_(std::move(request)) {}
   ~ExecStream() override { ReleaseExec(); }
 
@@ -185,12 +185,12 @@ class ExecStream final : public StreamWriter<pb::ExecEvent, ExecStream> {
  private:
   void Run() {
     if (Closed()) return;
-    auto sub = ctx_.runtime->ExecStream(request_, [this](runtimes::ExecEvent ev) { OnEvent(ev); });
+    auto sub = ctx_.containers->ExecStream(request_, [this](core::ExecEvent ev) { OnEvent(ev); });
     if (!sub.ok()) {
       Close(ToGrpcStatus(sub.status()));
       return;
     }
-    std::unique_ptr<runtimes::Subscription> doomed;
+    std::unique_ptr<core::Subscription> doomed;
     {
       absl::MutexLock lock(&sub_mu_);
       // The client may have left while the exec was starting: then end it at once.
@@ -202,12 +202,12 @@ class ExecStream final : public StreamWriter<pb::ExecEvent, ExecStream> {
     }
   }
 
-  void OnEvent(runtimes::ExecEvent& ev) {
+  void OnEvent(core::ExecEvent& ev) {
     pb::ExecEvent msg;
     switch (ev.kind) {
-      case runtimes::ExecEvent::Kind::kStdout: msg.set_stdout(std::move(ev.data)); break;
-      case runtimes::ExecEvent::Kind::kStderr: msg.set_stderr(std::move(ev.data)); break;
-      case runtimes::ExecEvent::Kind::kExit:
+      case core::ExecEvent::Kind::kStdout: msg.set_stdout(std::move(ev.data)); break;
+      case core::ExecEvent::Kind::kStderr: msg.set_stderr(std::move(ev.data)); break;
+      case core::ExecEvent::Kind::kExit:
         msg.set_exit_code(ev.exit_code);
         Send(std::move(msg));
         Close(ToGrpcStatus(ev.status));
@@ -225,7 +225,7 @@ class ExecStream final : public StreamWriter<pb::ExecEvent, ExecStream> {
   }
 
   void ReleaseExec() {
-    std::unique_ptr<runtimes::Subscription> doomed;
+    std::unique_ptr<core::Subscription> doomed;
     {
       absl::MutexLock lock(&sub_mu_);
       doomed = std::move(subscription_);
@@ -235,9 +235,9 @@ class ExecStream final : public StreamWriter<pb::ExecEvent, ExecStream> {
   }
 
   const ServiceContext& ctx_;
-  const runtimes::ExecRequest request_;
+  const core::ExecRequest request_;
   absl::Mutex sub_mu_;
-  std::unique_ptr<runtimes::Subscription> subscription_ ABSL_GUARDED_BY(sub_mu_);
+  std::unique_ptr<core::Subscription> subscription_ ABSL_GUARDED_BY(sub_mu_);
   bool cancelled_ ABSL_GUARDED_BY(sub_mu_) = false;
 };
 
@@ -267,20 +267,20 @@ class StatsStream final : public StreamWriter<pb::ContainerStats, StatsStream> {
 
   void Sample() {
     if (Closed()) return;
-    auto state = ctx_.runtime->GetContainerState(id_);
+    auto state = ctx_.containers->GetContainerState(id_);
     if (!state.ok()) {
       Close(ToGrpcStatus(state.status()));
       return;
     }
-    if (state->phase != runtimes::ContainerState::Phase::kRunning) {
+    if (state->phase != core::ContainerState::Phase::kRunning) {
       // Not running (any more): the stream is over. Never sampled at all is an error.
-      Close(samples_ == 0 ? ToGrpcStatus(base::WrongState(
+      Close(samples_ == 0 ? ToGrpcStatus(core::WrongState(
                                 absl::StrCat("container ", id_.ToString()), state->ToString(),
                                 "stats stream only while it runs"))
                           : grpc::Status::OK);
       return;
     }
-    auto stats = ctx_.runtime->GetContainerStats(id_);
+    auto stats = ctx_.containers->GetContainerStats(id_);
     if (!stats.ok()) {
       // The container vanished between the two calls: it exited.
       Close(samples_ > 0 && absl::IsNotFound(stats.status()) ? grpc::Status::OK
@@ -324,7 +324,7 @@ grpc::ServerWriteReactor<pb::LogEntry>* StartLogStream(const ServiceContext& ctx
                                                        const pb::ContainerLogsRequest& request) {
   auto id = proto::FromProto(request.id());
   if (!id.ok()) return FailedStream<pb::LogEntry>(ToGrpcStatus(id.status()));
-  runtimes::LogQuery query;
+  core::LogQuery query;
   query.tail = request.tail();
   query.follow = request.follow();
   if (request.has_since()) query.since = proto::FromProto(request.since());

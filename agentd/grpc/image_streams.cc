@@ -6,7 +6,7 @@
 #include "agentd/grpc/status_convert.h"
 #include "agentd/grpc/stream_writer.h"
 #include "agentd/grpc/streams.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/unique_fd.h"
 #include "proto/convert/convert.h"
 
@@ -20,7 +20,7 @@ constexpr size_t kMaxProgressBacklog = 64;
 
 class PullStream final : public StreamWriter<pb::PullImageEvent, PullStream> {
  public:
-  PullStream(const ServiceContext& ctx, runtimes::PullRequest request)
+  PullStream(const ServiceContext& ctx, core::PullRequest request)
       : StreamWriter(ctx.streams), ctx_(ctx), request_(std::move(request)) {}
 
   void Begin() {
@@ -35,8 +35,8 @@ class PullStream final : public StreamWriter<pb::PullImageEvent, PullStream> {
   void Run() {
     // The pull goes on even if the client leaves: others may share it, and the
     // image is wanted either way.
-    auto result = ctx_.runtime->PullImage(request_, [this](const runtimes::PullProgress& p) {
-      if (p.kind == runtimes::PullProgress::Kind::kLayer && Backlog() > kMaxProgressBacklog) {
+    auto result = ctx_.images->PullImage(request_, [this](const core::PullProgress& p) {
+      if (p.kind == core::PullProgress::Kind::kLayer && Backlog() > kMaxProgressBacklog) {
         return;
       }
       Send(proto::ToProto(p));
@@ -52,7 +52,7 @@ class PullStream final : public StreamWriter<pb::PullImageEvent, PullStream> {
   }
 
   const ServiceContext& ctx_;
-  const runtimes::PullRequest request_;
+  const core::PullRequest request_;
 };
 
 // Spools the uploaded archive to an unnamed temp file, then hands it to the backend.
@@ -62,7 +62,7 @@ class ImportReader final : public grpc::ServerReadReactor<pb::ImportImageRequest
       : ctx_(ctx), response_(response) {
     spool_.Reset(::open(ctx_.spool_dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
     if (!spool_) {
-      auto status = base::ErrnoError(absl::StrCat("import: temp file in ", ctx_.spool_dir));
+      auto status = core::ErrnoError(absl::StrCat("import: temp file in ", ctx_.spool_dir));
       Finish(ToGrpcStatus(status));
       return;
     }
@@ -104,7 +104,7 @@ class ImportReader final : public grpc::ServerReadReactor<pb::ImportImageRequest
       const ssize_t n = ::write(spool_.get(), chunk.data() + done, chunk.size() - done);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
-        Finish(ToGrpcStatus(base::ErrnoError("import: spool the archive")));
+        Finish(ToGrpcStatus(core::ErrnoError("import: spool the archive")));
         return;
       }
       done += static_cast<size_t>(n);
@@ -114,10 +114,10 @@ class ImportReader final : public grpc::ServerReadReactor<pb::ImportImageRequest
 
   void Import() {
     if (::lseek(spool_.get(), 0, SEEK_SET) < 0) {
-      Finish(ToGrpcStatus(base::ErrnoError("import: rewind the archive")));
+      Finish(ToGrpcStatus(core::ErrnoError("import: rewind the archive")));
       return;
     }
-    auto result = ctx_.runtime->ImportImage(reference_, spool_.get());
+    auto result = ctx_.images->ImportImage(reference_, spool_.get());
     spool_.Reset();
     if (!result.ok()) {
       Finish(ToGrpcStatus(result.status()));
@@ -141,7 +141,7 @@ class ImportReader final : public grpc::ServerReadReactor<pb::ImportImageRequest
 
 grpc::ServerWriteReactor<pb::PullImageEvent>* StartPullStream(const ServiceContext& ctx,
                                                               const pb::PullImageRequest& request) {
-  runtimes::PullRequest req;
+  core::PullRequest req;
   req.image = request.image();
   auto policy = proto::FromProto(request.policy());
   if (!policy.ok() || req.image.empty()) {
@@ -151,12 +151,12 @@ grpc::ServerWriteReactor<pb::PullImageEvent>* StartPullStream(const ServiceConte
       void OnDone() override { delete this; }
     };
     return new Failed(ToGrpcStatus(
-        policy.ok() ? base::InvalidSpec("pull: image reference must not be empty")
+        policy.ok() ? core::InvalidSpec("pull: image reference must not be empty")
                     : policy.status()));
   }
   req.policy = *policy;
   if (request.has_auth() && !request.auth().username().empty()) {
-    req.auth = runtimes::RegistryAuth{request.auth().username(), request.auth().password()};
+    req.auth = core::RegistryAuth{request.auth().username(), request.auth().password()};
   }
   auto stream = PullStream::Adopt(std::make_shared<PullStream>(ctx, std::move(req)));
   stream->Begin();

@@ -3,14 +3,14 @@
 #include "absl/strings/str_cat.h"
 #include "agentd/grpc/status_convert.h"
 #include "agentd/grpc/streams.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/logging.h"
 #include "proto/convert/convert.h"
 
 namespace zlayer::agentd {
 namespace {
 
-using runtimes::ContainerId;
+using core::ContainerId;
 
 // Errors are logged once, here at the edge: expected ones (unknown ids, bad input)
 // at debug, the ones an operator should look at as warnings.
@@ -65,7 +65,7 @@ grpc::ServerReadReactor<pb::ImportImageRequest>* RuntimeServiceImpl::ImportImage
 RuntimeServiceImpl::Unary* RuntimeServiceImpl::ListImages(Ctx* ctx, const pb::ListImagesRequest*,
                                                           pb::ListImagesResponse* response) {
   return RunOnQueue(ctx, "ListImages", [this, response]() -> absl::Status {
-    auto images = ctx_.runtime->ListImages();
+    auto images = ctx_.images->ListImages();
     if (!images.ok()) return images.status();
     for (const auto& image : *images) *response->add_images() = proto::ToProto(image);
     return absl::OkStatus();
@@ -76,15 +76,15 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::RemoveImage(Ctx* ctx,
                                                            const pb::RemoveImageRequest* request,
                                                            pb::RemoveImageResponse*) {
   return RunOnQueue(ctx, "RemoveImage", [this, request]() -> absl::Status {
-    if (request->image().empty()) return base::InvalidSpec("remove image: image must be set");
-    return ctx_.runtime->RemoveImage(request->image(), request->force());
+    if (request->image().empty()) return core::InvalidSpec("remove image: image must be set");
+    return ctx_.images->RemoveImage(request->image(), request->force());
   });
 }
 
 RuntimeServiceImpl::Unary* RuntimeServiceImpl::PruneImages(Ctx* ctx, const pb::PruneImagesRequest*,
                                                            pb::PruneImagesResponse* response) {
   return RunOnQueue(ctx, "PruneImages", [this, response]() -> absl::Status {
-    auto result = ctx_.runtime->PruneImages();
+    auto result = ctx_.images->PruneImages();
     if (!result.ok()) return result.status();
     for (const auto& d : result->deleted) response->add_deleted(d);
     response->set_space_reclaimed(result->space_reclaimed);
@@ -96,9 +96,9 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::TagImage(Ctx* ctx, const pb::TagI
                                                         pb::TagImageResponse*) {
   return RunOnQueue(ctx, "TagImage", [this, request]() -> absl::Status {
     if (request->source().empty() || request->target().empty()) {
-      return base::InvalidSpec("tag image: source and target must both be set");
+      return core::InvalidSpec("tag image: source and target must both be set");
     }
-    return ctx_.runtime->TagImage(request->source(), request->target());
+    return ctx_.images->TagImage(request->source(), request->target());
   });
 }
 
@@ -111,7 +111,7 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::CreateContainer(
     if (!id.ok()) return id.status();
     auto spec = proto::FromProto(request->spec());
     if (!spec.ok()) return spec.status();
-    return ctx_.runtime->CreateContainer(*id, *spec, request->deployment());
+    return ctx_.containers->CreateContainer(*id, *spec, request->deployment());
   });
 }
 
@@ -120,7 +120,7 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::StartContainer(
   return RunOnQueue(ctx, "StartContainer", [this, request]() -> absl::Status {
     auto id = proto::FromProto(request->id());
     if (!id.ok()) return id.status();
-    return ctx_.runtime->StartContainer(*id);
+    return ctx_.containers->StartContainer(*id);
   });
 }
 
@@ -133,10 +133,10 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::StopContainer(
     if (request->has_timeout()) {
       timeout = proto::FromProto(request->timeout());
       if (*timeout < absl::ZeroDuration()) {
-        return base::InvalidSpec("stop: timeout must not be negative");
+        return core::InvalidSpec("stop: timeout must not be negative");
       }
     }
-    return ctx_.runtime->StopContainer(*id, timeout);
+    return ctx_.containers->StopContainer(*id, timeout);
   });
 }
 
@@ -147,7 +147,7 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::KillContainer(
     if (!id.ok()) return id.status();
     std::optional<std::string> signal;
     if (!request->signal().empty()) signal = request->signal();
-    return ctx_.runtime->KillContainer(*id, signal);
+    return ctx_.containers->KillContainer(*id, signal);
   });
 }
 
@@ -156,7 +156,7 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::RemoveContainer(
   return RunOnQueue(ctx, "RemoveContainer", [this, request]() -> absl::Status {
     auto id = proto::FromProto(request->id());
     if (!id.ok()) return id.status();
-    return ctx_.runtime->RemoveContainer(*id, request->force());
+    return ctx_.containers->RemoveContainer(*id, request->force());
   });
 }
 
@@ -168,7 +168,7 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::GetContainerState(
   return RunOnQueue(ctx, "GetContainerState", [this, request, response]() -> absl::Status {
     auto id = proto::FromProto(request->id());
     if (!id.ok()) return id.status();
-    auto state = ctx_.runtime->GetContainerState(*id);
+    auto state = ctx_.containers->GetContainerState(*id);
     if (!state.ok()) return state.status();
     *response->mutable_state() = proto::ToProto(*state);
     return absl::OkStatus();
@@ -180,7 +180,7 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::ListContainers(
   return RunOnQueue(ctx, "ListContainers", [this, request, response]() -> absl::Status {
     auto filter = proto::FromProto(*request);
     if (!filter.ok()) return filter.status();
-    auto records = ctx_.runtime->ListContainers(*filter);
+    auto records = ctx_.containers->ListContainers(*filter);
     if (!records.ok()) return records.status();
     for (const auto& r : *records) *response->add_containers() = proto::ToSummary(r);
     return absl::OkStatus();
@@ -192,16 +192,16 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::InspectContainer(
   return RunOnQueue(ctx, "InspectContainer", [this, request, response]() -> absl::Status {
     auto id = proto::FromProto(request->id());
     if (!id.ok()) return id.status();
-    auto record = ctx_.runtime->DescribeContainer(*id);
+    auto record = ctx_.containers->DescribeContainer(*id);
     if (!record.ok()) return record.status();
     *response = proto::ToInfo(*record);
-    auto details = ctx_.runtime->InspectDetailed(*id);
+    auto details = ctx_.containers->InspectDetailed(*id);
     if (!details.ok()) return details.status();
     proto::AddDetails(*details, response);
-    auto ip = ctx_.runtime->GetContainerIp(*id);
+    auto ip = ctx_.containers->GetContainerIp(*id);
     if (!ip.ok()) return ip.status();
     if (*ip) response->set_ip(**ip);
-    auto port = ctx_.runtime->GetContainerPortOverride(*id);
+    auto port = ctx_.containers->GetContainerPortOverride(*id);
     if (!port.ok()) return port.status();
     if (*port) response->set_port_override(**port);
     return absl::OkStatus();
@@ -213,7 +213,7 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::GetContainerPid(
   return RunOnQueue(ctx, "GetContainerPid", [this, request, response]() -> absl::Status {
     auto id = proto::FromProto(request->id());
     if (!id.ok()) return id.status();
-    auto pid = ctx_.runtime->GetContainerPid(*id);
+    auto pid = ctx_.containers->GetContainerPid(*id);
     if (!pid.ok()) return pid.status();
     if (*pid) response->set_pid(**pid);
     return absl::OkStatus();
@@ -225,7 +225,7 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::GetContainerIp(
   return RunOnQueue(ctx, "GetContainerIp", [this, request, response]() -> absl::Status {
     auto id = proto::FromProto(request->id());
     if (!id.ok()) return id.status();
-    auto ip = ctx_.runtime->GetContainerIp(*id);
+    auto ip = ctx_.containers->GetContainerIp(*id);
     if (!ip.ok()) return ip.status();
     if (*ip) response->set_ip(**ip);
     return absl::OkStatus();
@@ -238,7 +238,7 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::GetContainerPortOverride(
   return RunOnQueue(ctx, "GetContainerPortOverride", [this, request, response]() -> absl::Status {
     auto id = proto::FromProto(request->id());
     if (!id.ok()) return id.status();
-    auto port = ctx_.runtime->GetContainerPortOverride(*id);
+    auto port = ctx_.containers->GetContainerPortOverride(*id);
     if (!port.ok()) return port.status();
     if (*port) response->set_port(**port);
     return absl::OkStatus();
@@ -257,7 +257,7 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::Exec(Ctx* ctx, const pb::ExecRequ
   return RunOnQueue(ctx, "Exec", [this, request, response]() -> absl::Status {
     auto req = proto::FromProto(*request);
     if (!req.ok()) return req.status();
-    auto result = ctx_.runtime->Exec(*req);
+    auto result = ctx_.containers->Exec(*req);
     if (!result.ok()) return result.status();
     response->set_exit_code(result->exit_code);
     response->set_stdout(std::move(result->stdout_data));
@@ -285,7 +285,7 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::GetStats(Ctx* ctx, const pb::GetS
   return RunOnQueue(ctx, "GetStats", [this, request, response]() -> absl::Status {
     auto id = proto::FromProto(request->id());
     if (!id.ok()) return id.status();
-    auto stats = ctx_.runtime->GetContainerStats(*id);
+    auto stats = ctx_.containers->GetContainerStats(*id);
     if (!stats.ok()) return stats.status();
     *response = proto::ToProto(*stats);
     return absl::OkStatus();
@@ -300,10 +300,10 @@ grpc::ServerWriteReactor<pb::ContainerStats>* RuntimeServiceImpl::StreamStats(
 RuntimeServiceImpl::Unary* RuntimeServiceImpl::ListStats(Ctx* ctx, const pb::ListStatsRequest* request,
                                                          pb::ListStatsResponse* response) {
   return RunOnQueue(ctx, "ListStats", [this, request, response]() -> absl::Status {
-    runtimes::ContainerFilter filter;
+    core::ContainerFilter filter;
     filter.service = request->service();
     filter.deployment = request->deployment();
-    auto stats = ctx_.runtime->ListContainerStats(filter);
+    auto stats = ctx_.containers->ListContainerStats(filter);
     if (!stats.ok()) return stats.status();
     for (const auto& s : *stats) *response->add_stats() = proto::ToProto(s);
     return absl::OkStatus();
@@ -317,8 +317,8 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::SyncVolumes(Ctx* ctx,
     auto id = proto::FromProto(request->id());
     if (!id.ok()) return id.status();
     // The contract's default is a no-op, but the container must exist.
-    if (auto state = ctx_.runtime->GetContainerState(*id); !state.ok()) return state.status();
-    return ctx_.runtime->SyncContainerVolumes(*id);
+    if (auto state = ctx_.containers->GetContainerState(*id); !state.ok()) return state.status();
+    return ctx_.containers->SyncContainerVolumes(*id);
   });
 }
 
@@ -327,11 +327,11 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::GetAgentInfo(Ctx* ctx, const pb::
   // Answered inline: it touches only in-memory state, and it is the API's floor
   // when measuring overhead.
   response->set_version(ctx_.version);
-  response->set_backend(ctx_.runtime->BackendName());
-  response->set_runtime(ctx_.runtime->RuntimeDescription());
+  response->set_backend(ctx_.containers->BackendName());
+  response->set_runtime(ctx_.containers->RuntimeDescription());
   response->set_cgroup_mode(ctx_.cgroup_mode);
   *response->mutable_started_at() = proto::ToProto(ctx_.started_at);
-  auto records = ctx_.runtime->ListContainers({});
+  auto records = ctx_.containers->ListContainers({});
   if (records.ok()) response->set_containers(static_cast<uint32_t>(records->size()));
   Unary* reactor = ctx->DefaultReactor();
   reactor->Finish(grpc::Status::OK);

@@ -1,4 +1,4 @@
-// What every RPC handler needs: the backend, somewhere to run blocking work, a
+// What every RPC handler needs: the backend's two interfaces, somewhere to run blocking work, a
 // clock for periodic streams, and the registry that ends streams at shutdown.
 #pragma once
 
@@ -8,12 +8,15 @@
 #include "agentd/grpc/stream_registry.h"
 #include "base/scheduler.h"
 #include "base/work_queue.h"
-#include "runtimes/runtime.h"
+#include "core/container_runtime.h"
+#include "core/image_service.h"
 
 namespace zlayer::agentd {
 
 struct ServiceContext {
-  runtimes::Runtime* runtime = nullptr;
+  // The two halves of the contract; the backend keeps both alive while serving.
+  core::ContainerRuntime* containers = nullptr;
+  core::ImageService* images = nullptr;
   base::WorkQueue* queue = nullptr;
   base::Scheduler* scheduler = nullptr;
   StreamRegistry* streams = nullptr;

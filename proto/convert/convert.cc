@@ -1,16 +1,16 @@
 #include "proto/convert/convert.h"
 
 #include "absl/strings/str_cat.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/utf8.h"
 
 namespace zlayer::proto {
 namespace {
 
-using runtimes::ContainerState;
+using core::ContainerState;
 
 absl::Status UnknownEnum(absl::string_view field, int value) {
-  return base::InvalidSpec(
+  return core::InvalidSpec(
       absl::StrCat(field, ": unknown value ", value, "; this agent may be older than the client"));
 }
 
@@ -40,44 +40,44 @@ absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
-pb::ContainerId ToProto(const runtimes::ContainerId& id) {
+pb::ContainerId ToProto(const core::ContainerId& id) {
   pb::ContainerId out;
   out.set_service(id.service);
   out.set_replica(id.replica);
   return out;
 }
 
-absl::StatusOr<runtimes::ContainerId> FromProto(const pb::ContainerId& id) {
-  runtimes::ContainerId out{id.service(), id.replica()};
-  if (auto s = runtimes::ValidateContainerId(out); !s.ok()) return s;
+absl::StatusOr<core::ContainerId> FromProto(const pb::ContainerId& id) {
+  core::ContainerId out{id.service(), id.replica()};
+  if (auto s = core::ValidateContainerId(out); !s.ok()) return s;
   return out;
 }
 
-absl::StatusOr<runtimes::PullPolicy> FromProto(pb::PullPolicy policy) {
+absl::StatusOr<core::PullPolicy> FromProto(pb::PullPolicy policy) {
   switch (policy) {
     case pb::PULL_POLICY_UNSPECIFIED:
-    case pb::PULL_POLICY_IF_NOT_PRESENT: return runtimes::PullPolicy::kIfNotPresent;
-    case pb::PULL_POLICY_ALWAYS: return runtimes::PullPolicy::kAlways;
-    case pb::PULL_POLICY_NEVER: return runtimes::PullPolicy::kNever;
+    case pb::PULL_POLICY_IF_NOT_PRESENT: return core::PullPolicy::kIfNotPresent;
+    case pb::PULL_POLICY_ALWAYS: return core::PullPolicy::kAlways;
+    case pb::PULL_POLICY_NEVER: return core::PullPolicy::kNever;
     default: return UnknownEnum("pull policy", policy);
   }
 }
 
-pb::PullPolicy ToProto(runtimes::PullPolicy policy) {
+pb::PullPolicy ToProto(core::PullPolicy policy) {
   switch (policy) {
-    case runtimes::PullPolicy::kAlways: return pb::PULL_POLICY_ALWAYS;
-    case runtimes::PullPolicy::kNever: return pb::PULL_POLICY_NEVER;
-    case runtimes::PullPolicy::kIfNotPresent: return pb::PULL_POLICY_IF_NOT_PRESENT;
+    case core::PullPolicy::kAlways: return pb::PULL_POLICY_ALWAYS;
+    case core::PullPolicy::kNever: return pb::PULL_POLICY_NEVER;
+    case core::PullPolicy::kIfNotPresent: return pb::PULL_POLICY_IF_NOT_PRESENT;
   }
   return pb::PULL_POLICY_IF_NOT_PRESENT;
 }
 
-absl::StatusOr<runtimes::ServiceSpec> FromProto(const pb::ServiceSpec& in) {
-  runtimes::ServiceSpec out;
+absl::StatusOr<core::ServiceSpec> FromProto(const pb::ServiceSpec& in) {
+  core::ServiceSpec out;
   switch (in.rtype()) {
     case pb::SERVICE_TYPE_UNSPECIFIED:
-    case pb::SERVICE_TYPE_SERVICE: out.rtype = runtimes::ServiceType::kService; break;
-    case pb::SERVICE_TYPE_JOB: out.rtype = runtimes::ServiceType::kJob; break;
+    case pb::SERVICE_TYPE_SERVICE: out.rtype = core::ServiceType::kService; break;
+    case pb::SERVICE_TYPE_JOB: out.rtype = core::ServiceType::kJob; break;
     default: return UnknownEnum("spec.rtype", in.rtype());
   }
   out.image.name = in.image().name();
@@ -85,7 +85,7 @@ absl::StatusOr<runtimes::ServiceSpec> FromProto(const pb::ServiceSpec& in) {
   if (!policy.ok()) return policy.status();
   out.image.pull_policy = *policy;
   if (in.image().has_auth()) {
-    out.image.auth = runtimes::RegistryAuth{in.image().auth().username(),
+    out.image.auth = core::RegistryAuth{in.image().auth().username(),
                                             in.image().auth().password()};
   }
   out.command.entrypoint.assign(in.command().entrypoint().begin(),
@@ -97,14 +97,14 @@ absl::StatusOr<runtimes::ServiceSpec> FromProto(const pb::ServiceSpec& in) {
   if (in.resources().has_memory_bytes()) out.resources.memory_bytes = in.resources().memory_bytes();
   if (in.resources().has_pids_limit()) out.resources.pids_limit = in.resources().pids_limit();
   for (const auto& e : in.endpoints()) {
-    runtimes::EndpointSpec ep;
+    core::EndpointSpec ep;
     ep.name = e.name();
     switch (e.protocol()) {
       case pb::ENDPOINT_PROTOCOL_UNSPECIFIED:
-      case pb::ENDPOINT_PROTOCOL_HTTP: ep.protocol = runtimes::EndpointProtocol::kHttp; break;
-      case pb::ENDPOINT_PROTOCOL_HTTPS: ep.protocol = runtimes::EndpointProtocol::kHttps; break;
-      case pb::ENDPOINT_PROTOCOL_TCP: ep.protocol = runtimes::EndpointProtocol::kTcp; break;
-      case pb::ENDPOINT_PROTOCOL_UDP: ep.protocol = runtimes::EndpointProtocol::kUdp; break;
+      case pb::ENDPOINT_PROTOCOL_HTTP: ep.protocol = core::EndpointProtocol::kHttp; break;
+      case pb::ENDPOINT_PROTOCOL_HTTPS: ep.protocol = core::EndpointProtocol::kHttps; break;
+      case pb::ENDPOINT_PROTOCOL_TCP: ep.protocol = core::EndpointProtocol::kTcp; break;
+      case pb::ENDPOINT_PROTOCOL_UDP: ep.protocol = core::EndpointProtocol::kUdp; break;
       default: return UnknownEnum(absl::StrCat("spec.endpoints[", e.name(), "].protocol"),
                                   e.protocol());
     }
@@ -114,11 +114,11 @@ absl::StatusOr<runtimes::ServiceSpec> FromProto(const pb::ServiceSpec& in) {
   }
   out.replicas = in.scale().replicas();
   for (const auto& s : in.storage()) {
-    runtimes::StorageSpec st;
+    core::StorageSpec st;
     switch (s.type()) {
-      case pb::STORAGE_TYPE_BIND: st.type = runtimes::StorageType::kBind; break;
-      case pb::STORAGE_TYPE_NAMED: st.type = runtimes::StorageType::kNamed; break;
-      case pb::STORAGE_TYPE_TMPFS: st.type = runtimes::StorageType::kTmpfs; break;
+      case pb::STORAGE_TYPE_BIND: st.type = core::StorageType::kBind; break;
+      case pb::STORAGE_TYPE_NAMED: st.type = core::StorageType::kNamed; break;
+      case pb::STORAGE_TYPE_TMPFS: st.type = core::StorageType::kTmpfs; break;
       default: return UnknownEnum(absl::StrCat("spec.storage[", s.target(), "].type"), s.type());
     }
     st.source = s.source();
@@ -138,35 +138,35 @@ absl::StatusOr<runtimes::ServiceSpec> FromProto(const pb::ServiceSpec& in) {
   out.labels.insert(in.labels().begin(), in.labels().end());
   if (in.has_health()) {
     const auto& h = in.health();
-    runtimes::HealthSpec hs;
+    core::HealthSpec hs;
     hs.start_grace = FromProto(h.start_grace());
     hs.interval = FromProto(h.interval());
     hs.timeout = FromProto(h.timeout());
     hs.retries = h.retries();
     switch (h.check_case()) {
       case pb::HealthSpec::kTcp:
-        hs.check = runtimes::HealthSpec::Check::kTcp;
+        hs.check = core::HealthSpec::Check::kTcp;
         hs.tcp_port = h.tcp().port();
         break;
       case pb::HealthSpec::kHttp:
-        hs.check = runtimes::HealthSpec::Check::kHttp;
+        hs.check = core::HealthSpec::Check::kHttp;
         hs.http_url = h.http().url();
         hs.http_expect_status = h.http().expect_status();
         break;
       case pb::HealthSpec::kCommand:
-        hs.check = runtimes::HealthSpec::Check::kCommand;
+        hs.check = core::HealthSpec::Check::kCommand;
         hs.command.assign(h.command().command().begin(), h.command().command().end());
         break;
-      case pb::HealthSpec::CHECK_NOT_SET: hs.check = runtimes::HealthSpec::Check::kNone; break;
+      case pb::HealthSpec::CHECK_NOT_SET: hs.check = core::HealthSpec::Check::kNone; break;
     }
     out.health = std::move(hs);
   }
   return out;
 }
 
-pb::ServiceSpec ToProto(const runtimes::ServiceSpec& in) {
+pb::ServiceSpec ToProto(const core::ServiceSpec& in) {
   pb::ServiceSpec out;
-  out.set_rtype(in.rtype == runtimes::ServiceType::kJob ? pb::SERVICE_TYPE_JOB
+  out.set_rtype(in.rtype == core::ServiceType::kJob ? pb::SERVICE_TYPE_JOB
                                                         : pb::SERVICE_TYPE_SERVICE);
   out.mutable_image()->set_name(in.image.name);
   out.mutable_image()->set_pull_policy(ToProto(in.image.pull_policy));
@@ -191,10 +191,10 @@ pb::ServiceSpec ToProto(const runtimes::ServiceSpec& in) {
     auto* ep = out.add_endpoints();
     ep->set_name(e.name);
     switch (e.protocol) {
-      case runtimes::EndpointProtocol::kHttp: ep->set_protocol(pb::ENDPOINT_PROTOCOL_HTTP); break;
-      case runtimes::EndpointProtocol::kHttps: ep->set_protocol(pb::ENDPOINT_PROTOCOL_HTTPS); break;
-      case runtimes::EndpointProtocol::kTcp: ep->set_protocol(pb::ENDPOINT_PROTOCOL_TCP); break;
-      case runtimes::EndpointProtocol::kUdp: ep->set_protocol(pb::ENDPOINT_PROTOCOL_UDP); break;
+      case core::EndpointProtocol::kHttp: ep->set_protocol(pb::ENDPOINT_PROTOCOL_HTTP); break;
+      case core::EndpointProtocol::kHttps: ep->set_protocol(pb::ENDPOINT_PROTOCOL_HTTPS); break;
+      case core::EndpointProtocol::kTcp: ep->set_protocol(pb::ENDPOINT_PROTOCOL_TCP); break;
+      case core::EndpointProtocol::kUdp: ep->set_protocol(pb::ENDPOINT_PROTOCOL_UDP); break;
     }
     ep->set_port(e.port);
     ep->set_target_port(e.target_port);
@@ -203,9 +203,9 @@ pb::ServiceSpec ToProto(const runtimes::ServiceSpec& in) {
   for (const auto& s : in.storage) {
     auto* st = out.add_storage();
     switch (s.type) {
-      case runtimes::StorageType::kBind: st->set_type(pb::STORAGE_TYPE_BIND); break;
-      case runtimes::StorageType::kNamed: st->set_type(pb::STORAGE_TYPE_NAMED); break;
-      case runtimes::StorageType::kTmpfs: st->set_type(pb::STORAGE_TYPE_TMPFS); break;
+      case core::StorageType::kBind: st->set_type(pb::STORAGE_TYPE_BIND); break;
+      case core::StorageType::kNamed: st->set_type(pb::STORAGE_TYPE_NAMED); break;
+      case core::StorageType::kTmpfs: st->set_type(pb::STORAGE_TYPE_TMPFS); break;
     }
     st->set_source(s.source);
     st->set_target(s.target);
@@ -229,15 +229,15 @@ pb::ServiceSpec ToProto(const runtimes::ServiceSpec& in) {
     *hs->mutable_timeout() = ToProto(h.timeout);
     hs->set_retries(h.retries);
     switch (h.check) {
-      case runtimes::HealthSpec::Check::kTcp: hs->mutable_tcp()->set_port(h.tcp_port); break;
-      case runtimes::HealthSpec::Check::kHttp:
+      case core::HealthSpec::Check::kTcp: hs->mutable_tcp()->set_port(h.tcp_port); break;
+      case core::HealthSpec::Check::kHttp:
         hs->mutable_http()->set_url(h.http_url);
         hs->mutable_http()->set_expect_status(h.http_expect_status);
         break;
-      case runtimes::HealthSpec::Check::kCommand:
+      case core::HealthSpec::Check::kCommand:
         for (const auto& c : h.command) hs->mutable_command()->add_command(c);
         break;
-      case runtimes::HealthSpec::Check::kNone: break;
+      case core::HealthSpec::Check::kNone: break;
     }
   }
   return out;
@@ -283,17 +283,17 @@ ContainerState FromProto(const pb::ContainerState& state) {
   return out;
 }
 
-pb::WaitReason ToProto(runtimes::WaitReason reason) {
+pb::WaitReason ToProto(core::WaitReason reason) {
   switch (reason) {
-    case runtimes::WaitReason::kExited: return pb::WAIT_REASON_EXITED;
-    case runtimes::WaitReason::kSignal: return pb::WAIT_REASON_SIGNAL;
-    case runtimes::WaitReason::kOomKilled: return pb::WAIT_REASON_OOM_KILLED;
-    case runtimes::WaitReason::kRuntimeError: return pb::WAIT_REASON_RUNTIME_ERROR;
+    case core::WaitReason::kExited: return pb::WAIT_REASON_EXITED;
+    case core::WaitReason::kSignal: return pb::WAIT_REASON_SIGNAL;
+    case core::WaitReason::kOomKilled: return pb::WAIT_REASON_OOM_KILLED;
+    case core::WaitReason::kRuntimeError: return pb::WAIT_REASON_RUNTIME_ERROR;
   }
   return pb::WAIT_REASON_UNSPECIFIED;
 }
 
-pb::WaitOutcome ToProto(const runtimes::WaitOutcome& outcome) {
+pb::WaitOutcome ToProto(const core::WaitOutcome& outcome) {
   pb::WaitOutcome out;
   out.set_exit_code(outcome.exit_code);
   out.set_reason(ToProto(outcome.reason));
@@ -303,14 +303,14 @@ pb::WaitOutcome ToProto(const runtimes::WaitOutcome& outcome) {
   return out;
 }
 
-runtimes::WaitOutcome FromProto(const pb::WaitOutcome& in) {
-  runtimes::WaitOutcome out;
+core::WaitOutcome FromProto(const pb::WaitOutcome& in) {
+  core::WaitOutcome out;
   out.exit_code = in.exit_code();
   switch (in.reason()) {
-    case pb::WAIT_REASON_SIGNAL: out.reason = runtimes::WaitReason::kSignal; break;
-    case pb::WAIT_REASON_OOM_KILLED: out.reason = runtimes::WaitReason::kOomKilled; break;
-    case pb::WAIT_REASON_RUNTIME_ERROR: out.reason = runtimes::WaitReason::kRuntimeError; break;
-    default: out.reason = runtimes::WaitReason::kExited; break;
+    case pb::WAIT_REASON_SIGNAL: out.reason = core::WaitReason::kSignal; break;
+    case pb::WAIT_REASON_OOM_KILLED: out.reason = core::WaitReason::kOomKilled; break;
+    case pb::WAIT_REASON_RUNTIME_ERROR: out.reason = core::WaitReason::kRuntimeError; break;
+    default: out.reason = core::WaitReason::kExited; break;
   }
   if (in.has_signal()) out.signal = in.signal();
   if (in.has_finished_at()) out.finished_at = FromProto(in.finished_at());
@@ -318,13 +318,13 @@ runtimes::WaitOutcome FromProto(const pb::WaitOutcome& in) {
   return out;
 }
 
-pb::LogEntry ToProto(const runtimes::LogEntry& entry) {
+pb::LogEntry ToProto(const core::LogEntry& entry) {
   pb::LogEntry out;
   *out.mutable_timestamp() = ToProto(entry.timestamp);
-  out.set_stream(entry.stream == runtimes::LogStream::kStderr ? pb::LOG_STREAM_STDERR
+  out.set_stream(entry.stream == core::LogStream::kStderr ? pb::LOG_STREAM_STDERR
                                                               : pb::LOG_STREAM_STDOUT);
   out.set_message(base::SanitizeUtf8(entry.message));
-  out.mutable_source()->set_kind(entry.source.kind == runtimes::LogSource::Kind::kJob
+  out.mutable_source()->set_kind(entry.source.kind == core::LogSource::Kind::kJob
                                      ? pb::LogSource::KIND_JOB
                                      : pb::LogSource::KIND_CONTAINER);
   out.mutable_source()->set_name(entry.source.name);
@@ -334,15 +334,15 @@ pb::LogEntry ToProto(const runtimes::LogEntry& entry) {
   return out;
 }
 
-runtimes::LogEntry FromProto(const pb::LogEntry& in) {
-  runtimes::LogEntry out;
+core::LogEntry FromProto(const pb::LogEntry& in) {
+  core::LogEntry out;
   out.timestamp = FromProto(in.timestamp());
-  out.stream = in.stream() == pb::LOG_STREAM_STDERR ? runtimes::LogStream::kStderr
-                                                    : runtimes::LogStream::kStdout;
+  out.stream = in.stream() == pb::LOG_STREAM_STDERR ? core::LogStream::kStderr
+                                                    : core::LogStream::kStdout;
   out.message = in.message();
   out.source.kind = in.source().kind() == pb::LogSource::KIND_JOB
-                        ? runtimes::LogSource::Kind::kJob
-                        : runtimes::LogSource::Kind::kContainer;
+                        ? core::LogSource::Kind::kJob
+                        : core::LogSource::Kind::kContainer;
   out.source.name = in.source().name();
   if (in.has_service()) out.service = in.service();
   if (in.has_deployment()) out.deployment = in.deployment();
@@ -352,8 +352,8 @@ runtimes::LogEntry FromProto(const pb::LogEntry& in) {
 
 namespace {
 
-void SetPressure(const std::optional<cgroups::Pressure>& in, pb::Pressure* out) {
-  auto line = [](const cgroups::PressureLine& l, pb::PressureLine* o) {
+void SetPressure(const std::optional<core::Pressure>& in, pb::Pressure* out) {
+  auto line = [](const core::PressureLine& l, pb::PressureLine* o) {
     o->set_avg10(l.avg10);
     o->set_avg60(l.avg60);
     o->set_avg300(l.avg300);
@@ -365,9 +365,9 @@ void SetPressure(const std::optional<cgroups::Pressure>& in, pb::Pressure* out) 
 
 }  // namespace
 
-pb::ContainerStats ToProto(const runtimes::ContainerStats& stats) {
+pb::ContainerStats ToProto(const core::ContainerStats& stats) {
   pb::ContainerStats out;
-  const cgroups::CgroupStats& c = stats.cgroup;
+  const core::CgroupStats& c = stats.cgroup;
   *out.mutable_id() = ToProto(stats.id);
   out.set_cpu_usage_usec(c.cpu_usage_usec);
   out.set_memory_bytes(c.memory_bytes);
@@ -399,11 +399,11 @@ pb::ContainerStats ToProto(const runtimes::ContainerStats& stats) {
   if (c.cpu_pressure) SetPressure(c.cpu_pressure, out.mutable_cpu_pressure());
   if (c.memory_pressure) SetPressure(c.memory_pressure, out.mutable_memory_pressure());
   if (c.io_pressure) SetPressure(c.io_pressure, out.mutable_io_pressure());
-  out.set_cgroup_mode(cgroups::CgroupModeName(c.mode));
+  out.set_cgroup_mode(core::CgroupModeName(c.mode));
   return out;
 }
 
-pb::ImageInfo ToProto(const runtimes::ImageInfo& info) {
+pb::ImageInfo ToProto(const core::ImageInfo& info) {
   pb::ImageInfo out;
   out.set_reference(info.reference);
   if (info.digest) out.set_digest(*info.digest);
@@ -413,9 +413,9 @@ pb::ImageInfo ToProto(const runtimes::ImageInfo& info) {
   return out;
 }
 
-pb::PullImageEvent ToProto(const runtimes::PullProgress& p) {
+pb::PullImageEvent ToProto(const core::PullProgress& p) {
   pb::PullImageEvent out;
-  if (p.kind == runtimes::PullProgress::Kind::kStatus) {
+  if (p.kind == core::PullProgress::Kind::kStatus) {
     out.set_status(p.status);
     return out;
   }
@@ -423,7 +423,7 @@ pb::PullImageEvent ToProto(const runtimes::PullProgress& p) {
   layer->set_digest(p.digest);
   layer->set_bytes_done(p.bytes_done);
   layer->set_bytes_total(p.bytes_total);
-  using LS = runtimes::PullProgress::LayerState;
+  using LS = core::PullProgress::LayerState;
   switch (p.layer_state) {
     case LS::kWaiting: layer->set_status(pb::LAYER_STATUS_WAITING); break;
     case LS::kDownloading: layer->set_status(pb::LAYER_STATUS_DOWNLOADING); break;
@@ -435,7 +435,7 @@ pb::PullImageEvent ToProto(const runtimes::PullProgress& p) {
   return out;
 }
 
-pb::PullDone ToProto(const runtimes::PullResult& result) {
+pb::PullDone ToProto(const core::PullResult& result) {
   pb::PullDone out;
   out.set_reference(result.reference);
   out.set_digest(result.digest);
@@ -444,7 +444,7 @@ pb::PullDone ToProto(const runtimes::PullResult& result) {
   return out;
 }
 
-pb::ContainerSummary ToSummary(const runtimes::ContainerRecord& r) {
+pb::ContainerSummary ToSummary(const core::ContainerRecord& r) {
   pb::ContainerSummary out;
   *out.mutable_id() = ToProto(r.id);
   out.set_name(r.id.ToString());
@@ -458,7 +458,7 @@ pb::ContainerSummary ToSummary(const runtimes::ContainerRecord& r) {
   return out;
 }
 
-pb::ContainerInfo ToInfo(const runtimes::ContainerRecord& r) {
+pb::ContainerInfo ToInfo(const core::ContainerRecord& r) {
   pb::ContainerInfo out;
   *out.mutable_id() = ToProto(r.id);
   out.set_name(r.id.ToString());
@@ -477,7 +477,7 @@ pb::ContainerInfo ToInfo(const runtimes::ContainerRecord& r) {
   return out;
 }
 
-void AddDetails(const runtimes::ContainerInspectDetails& d, pb::ContainerInfo* info) {
+void AddDetails(const core::ContainerInspectDetails& d, pb::ContainerInfo* info) {
   for (const auto& p : d.ports) {
     auto* m = info->add_ports();
     m->set_container_port(p.container_port);
@@ -501,11 +501,11 @@ void AddDetails(const runtimes::ContainerInspectDetails& d, pb::ContainerInfo* i
   if (d.exit_code) info->set_exit_code(*d.exit_code);
 }
 
-absl::StatusOr<runtimes::ExecRequest> FromProto(const pb::ExecRequest& in) {
+absl::StatusOr<core::ExecRequest> FromProto(const pb::ExecRequest& in) {
   auto id = FromProto(in.id());
   if (!id.ok()) return id.status();
-  if (in.command().empty()) return base::InvalidSpec("exec: command must not be empty");
-  runtimes::ExecRequest out;
+  if (in.command().empty()) return core::InvalidSpec("exec: command must not be empty");
+  core::ExecRequest out;
   out.id = *id;
   out.command.assign(in.command().begin(), in.command().end());
   out.env.insert(in.env().begin(), in.env().end());
@@ -513,14 +513,14 @@ absl::StatusOr<runtimes::ExecRequest> FromProto(const pb::ExecRequest& in) {
   out.user = in.user();
   if (in.has_timeout()) {
     const absl::Duration t = FromProto(in.timeout());
-    if (t <= absl::ZeroDuration()) return base::InvalidSpec("exec: timeout must be positive");
+    if (t <= absl::ZeroDuration()) return core::InvalidSpec("exec: timeout must be positive");
     out.timeout = t;
   }
   return out;
 }
 
-absl::StatusOr<runtimes::ContainerFilter> FromProto(const pb::ListContainersRequest& in) {
-  runtimes::ContainerFilter f;
+absl::StatusOr<core::ContainerFilter> FromProto(const pb::ListContainersRequest& in) {
+  core::ContainerFilter f;
   f.service = in.service();
   f.deployment = in.deployment();
   if (in.phase() != pb::CONTAINER_PHASE_UNSPECIFIED) {

@@ -6,9 +6,9 @@ namespace zlayer::proto {
 
 pb::CreateContainerRequest ToCreateRequest(const std::string& deployment,
                                            const std::string& service, uint32_t replica,
-                                           const runtimes::ServiceSpec& spec) {
+                                           const core::ServiceSpec& spec) {
   pb::CreateContainerRequest request;
-  *request.mutable_id() = ToProto(runtimes::ContainerId{service, replica});
+  *request.mutable_id() = ToProto(core::ContainerId{service, replica});
   *request.mutable_spec() = ToProto(spec);
   request.set_deployment(deployment);
   return request;

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "deploy/deployment_spec.h"
-#include "runtimes/service_spec.h"
+#include "core/service_spec.h"
 #include "zlayer/agent/v1/runtime.pb.h"
 #include "zlayer/agent/v1/spec.pb.h"
 
@@ -19,7 +19,7 @@ namespace pb = ::zlayer::agent::v1;
 // {service, replica}, ToProto(spec) and the deployment name.
 pb::CreateContainerRequest ToCreateRequest(const std::string& deployment,
                                            const std::string& service, uint32_t replica,
-                                           const runtimes::ServiceSpec& spec);
+                                           const core::ServiceSpec& spec);
 
 // One request per replica of every service: <service>-rep-1 .. -rep-N, services in
 // name order. A service scaled to 0 contributes none.

@@ -5,33 +5,33 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/time_util.h"
-#include "runtimes/signals.h"
+#include "core/signals.h"
 
 namespace zlayer::runtimes {
 namespace {
 
-absl::Status NoSuchContainer(const ContainerId& id) {
-  return base::NotFound(absl::StrCat("container ", id.ToString()), "container not found");
+absl::Status NoSuchContainer(const core::ContainerId& id) {
+  return core::NotFound(absl::StrCat("container ", id.ToString()), "container not found");
 }
 
-LogEntry MockEntry(LogStream stream, std::string message, const std::string& source) {
-  LogEntry e;
+core::LogEntry MockEntry(core::LogStream stream, std::string message, const std::string& source) {
+  core::LogEntry e;
   e.timestamp = base::NowRealtime();
   e.stream = stream;
   e.message = std::move(message);
-  e.source = LogSource{LogSource::Kind::kContainer, source};
+  e.source = core::LogSource{core::LogSource::Kind::kContainer, source};
   return e;
 }
 
 // Follows a mock container: the fixed entries, then nothing until the container
 // leaves the running state, which ends the stream as a real container's exit would.
-class MockFollowCursor final : public LogCursor {
+class MockFollowCursor final : public core::LogCursor {
  public:
-  MockFollowCursor(std::vector<LogEntry> entries, StateBus& bus, const ContainerId& id)
+  MockFollowCursor(std::vector<core::LogEntry> entries, StateBus& bus, const core::ContainerId& id)
       : entries_(std::move(entries)) {
-    auto sub = bus.Subscribe(id, [this](const WatchEvent& ev) { OnState(ev); });
+    auto sub = bus.Subscribe(id, [this](const core::WatchEvent& ev) { OnState(ev); });
     if (sub.ok()) {
       subscription_ = std::move(*sub);
     } else {
@@ -41,10 +41,10 @@ class MockFollowCursor final : public LogCursor {
   }
   ~MockFollowCursor() override { subscription_.reset(); }
 
-  absl::StatusOr<std::vector<LogEntry>> Next(size_t max) override {
+  absl::StatusOr<std::vector<core::LogEntry>> Next(size_t max) override {
     absl::MutexLock lock(&mu_);
     const size_t n = std::min(max, entries_.size() - next_);
-    std::vector<LogEntry> out(entries_.begin() + next_, entries_.begin() + next_ + n);
+    std::vector<core::LogEntry> out(entries_.begin() + next_, entries_.begin() + next_ + n);
     next_ += n;
     return out;
   }
@@ -64,13 +64,13 @@ class MockFollowCursor final : public LogCursor {
   }
 
  private:
-  void OnState(const WatchEvent& ev) {
+  void OnState(const core::WatchEvent& ev) {
     std::function<void()> ready;
     {
       absl::MutexLock lock(&mu_);
-      const bool running = ev.state.phase == ContainerState::Phase::kRunning ||
-                           ev.state.phase == ContainerState::Phase::kPending ||
-                           ev.state.phase == ContainerState::Phase::kInitializing;
+      const bool running = ev.state.phase == core::ContainerState::Phase::kRunning ||
+                           ev.state.phase == core::ContainerState::Phase::kPending ||
+                           ev.state.phase == core::ContainerState::Phase::kInitializing;
       if (running && ev.error.ok()) return;
       finished_ = true;
       ready = std::move(ready_);
@@ -80,138 +80,138 @@ class MockFollowCursor final : public LogCursor {
   }
 
   absl::Mutex mu_;
-  std::vector<LogEntry> entries_ ABSL_GUARDED_BY(mu_);
+  std::vector<core::LogEntry> entries_ ABSL_GUARDED_BY(mu_);
   size_t next_ ABSL_GUARDED_BY(mu_) = 0;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void()> ready_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<Subscription> subscription_;
+  std::unique_ptr<core::Subscription> subscription_;
 };
 
 }  // namespace
 
-absl::StatusOr<PullResult> MockRuntime::PullImage(const PullRequest& request,
-                                                  const PullProgressFn& progress) {
-  if (request.image.empty()) return base::InvalidSpec("image reference must not be empty");
+absl::StatusOr<core::PullResult> MockRuntime::PullImage(const core::PullRequest& request,
+                                                  const core::PullProgressFn& progress) {
+  if (request.image.empty()) return core::InvalidSpec("image reference must not be empty");
   // The reference mock takes 100 ms and always succeeds.
-  PullProgress p;
-  p.kind = PullProgress::Kind::kStatus;
+  core::PullProgress p;
+  p.kind = core::PullProgress::Kind::kStatus;
   p.status = absl::StrCat("mock backend: pretending to pull ", request.image);
   if (progress) progress(p);
   absl::SleepFor(absl::Milliseconds(100));
-  PullResult result;
+  core::PullResult result;
   result.reference = request.image;
   return result;
 }
 
-absl::StatusOr<std::vector<ImageInfo>> MockRuntime::ListImages() {
-  return std::vector<ImageInfo>();
+absl::StatusOr<std::vector<core::ImageInfo>> MockRuntime::ListImages() {
+  return std::vector<core::ImageInfo>();
 }
 
 absl::Status MockRuntime::RemoveImage(const std::string&, bool) { return absl::OkStatus(); }
 
-absl::StatusOr<PruneResult> MockRuntime::PruneImages() { return PruneResult{}; }
+absl::StatusOr<core::PruneResult> MockRuntime::PruneImages() { return core::PruneResult{}; }
 
 absl::Status MockRuntime::TagImage(const std::string&, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status MockRuntime::CreateContainer(const ContainerId& id, const ServiceSpec& spec,
+absl::Status MockRuntime::CreateContainer(const core::ContainerId& id, const core::ServiceSpec& spec,
                                           const std::string& deployment) {
-  if (auto s = ValidateContainerId(id); !s.ok()) return s;
+  if (auto s = core::ValidateContainerId(id); !s.ok()) return s;
   {
     absl::MutexLock lock(&mu_);
     if (containers_.contains(id)) {
-      return base::AlreadyExists(absl::StrCat("container ", id.ToString()),
+      return core::AlreadyExists(absl::StrCat("container ", id.ToString()),
                                  "remove it first or pick another replica number");
     }
-    ContainerRecord r;
+    core::ContainerRecord r;
     r.id = id;
     r.deployment = deployment;
     r.image = spec.image.name;
-    r.state = ContainerState::Pending();
+    r.state = core::ContainerState::Pending();
     r.created_at = base::NowRealtime();
     r.labels = spec.labels;
     r.spec = spec;
     r.spec.image.auth.reset();
     containers_.emplace(id, std::move(r));
     // Published under mu_ so that watchers see transitions in the order they happen.
-    bus_.Publish(id, ContainerState::Pending());
+    bus_.Publish(id, core::ContainerState::Pending());
   }
   return absl::OkStatus();
 }
 
-absl::Status MockRuntime::StartContainer(const ContainerId& id) {
+absl::Status MockRuntime::StartContainer(const core::ContainerId& id) {
   {
     absl::MutexLock lock(&mu_);
     auto it = containers_.find(id);
     if (it == containers_.end()) return NoSuchContainer(id);
-    it->second.state = ContainerState::Running();
+    it->second.state = core::ContainerState::Running();
     it->second.pid = static_cast<uint32_t>(::getpid());  // the reference mock's pid
     it->second.started_at = base::NowRealtime();
     it->second.outcome.reset();
-    bus_.Publish(id, ContainerState::Running());
+    bus_.Publish(id, core::ContainerState::Running());
   }
   return absl::OkStatus();
 }
 
-absl::Status MockRuntime::StopContainer(const ContainerId& id, std::optional<absl::Duration>) {
-  if (auto s = SetState(id, ContainerState::Stopping(), std::nullopt); !s.ok()) return s;
-  WaitOutcome outcome = WaitOutcome::Exited(0);
+absl::Status MockRuntime::StopContainer(const core::ContainerId& id, std::optional<absl::Duration>) {
+  if (auto s = SetState(id, core::ContainerState::Stopping(), std::nullopt); !s.ok()) return s;
+  core::WaitOutcome outcome = core::WaitOutcome::Exited(0);
   outcome.finished_at = base::NowRealtime();
-  return SetState(id, ContainerState::Exited(0), outcome);
+  return SetState(id, core::ContainerState::Exited(0), outcome);
 }
 
-absl::Status MockRuntime::KillContainer(const ContainerId& id, std::optional<std::string> signal) {
-  auto canonical = ValidateSignal(signal.value_or("SIGKILL"));
+absl::Status MockRuntime::KillContainer(const core::ContainerId& id, std::optional<std::string> signal) {
+  auto canonical = core::ValidateSignal(signal.value_or("SIGKILL"));
   if (!canonical.ok()) return canonical.status();
   // Like the reference mock, any allowed signal ends the container with 137.
-  WaitOutcome outcome;
+  core::WaitOutcome outcome;
   outcome.exit_code = 137;
-  outcome.reason = WaitReason::kSignal;
-  outcome.signal = SignalNameFromExitCode(137);
+  outcome.reason = core::WaitReason::kSignal;
+  outcome.signal = core::SignalNameFromExitCode(137);
   outcome.finished_at = base::NowRealtime();
-  return SetState(id, ContainerState::Exited(137), outcome);
+  return SetState(id, core::ContainerState::Exited(137), outcome);
 }
 
-absl::Status MockRuntime::RemoveContainer(const ContainerId& id, bool) {
+absl::Status MockRuntime::RemoveContainer(const core::ContainerId& id, bool) {
   {
     absl::MutexLock lock(&mu_);
     if (containers_.erase(id) == 0) return NoSuchContainer(id);
-    bus_.Remove(id, base::NotFound(absl::StrCat("container ", id.ToString()),
+    bus_.Remove(id, core::NotFound(absl::StrCat("container ", id.ToString()),
                                    "container was removed"));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<ContainerState> MockRuntime::GetContainerState(const ContainerId& id) {
+absl::StatusOr<core::ContainerState> MockRuntime::GetContainerState(const core::ContainerId& id) {
   auto r = Find(id);
   if (!r.ok()) return r.status();
   return r->state;
 }
 
-absl::StatusOr<std::vector<ContainerRecord>> MockRuntime::ListContainers(
-    const ContainerFilter& filter) {
+absl::StatusOr<std::vector<core::ContainerRecord>> MockRuntime::ListContainers(
+    const core::ContainerFilter& filter) {
   absl::MutexLock lock(&mu_);
-  std::vector<ContainerRecord> out;
+  std::vector<core::ContainerRecord> out;
   for (const auto& [id, r] : containers_) {
     if (filter.Matches(r)) out.push_back(r);
   }
   std::sort(out.begin(), out.end(),
-            [](const ContainerRecord& a, const ContainerRecord& b) { return a.id < b.id; });
+            [](const core::ContainerRecord& a, const core::ContainerRecord& b) { return a.id < b.id; });
   return out;
 }
 
-absl::StatusOr<ContainerRecord> MockRuntime::DescribeContainer(const ContainerId& id) {
+absl::StatusOr<core::ContainerRecord> MockRuntime::DescribeContainer(const core::ContainerId& id) {
   return Find(id);
 }
 
-absl::StatusOr<std::optional<uint32_t>> MockRuntime::GetContainerPid(const ContainerId& id) {
+absl::StatusOr<std::optional<uint32_t>> MockRuntime::GetContainerPid(const core::ContainerId& id) {
   auto r = Find(id);
   if (!r.ok()) return r.status();
   return r->pid;
 }
 
-absl::StatusOr<std::optional<std::string>> MockRuntime::GetContainerIp(const ContainerId& id) {
+absl::StatusOr<std::optional<std::string>> MockRuntime::GetContainerIp(const core::ContainerId& id) {
   auto r = Find(id);
   if (!r.ok()) return r.status();
   // Deterministic, as in the reference mock: 172.17.0.<replica + 2>, truncated to
@@ -220,12 +220,12 @@ absl::StatusOr<std::optional<std::string>> MockRuntime::GetContainerIp(const Con
   return std::optional<std::string>(absl::StrCat("172.17.0.", last_octet));
 }
 
-absl::StatusOr<std::vector<LogEntry>> MockRuntime::ContainerLogs(const ContainerId& id,
+absl::StatusOr<std::vector<core::LogEntry>> MockRuntime::ContainerLogs(const core::ContainerId& id,
                                                                  uint32_t tail) {
   if (auto r = Find(id); !r.ok()) return r.status();
-  std::vector<LogEntry> entries = {
-      MockEntry(LogStream::kStdout, "mock log line 1", "mock"),
-      MockEntry(LogStream::kStderr, "mock error line", "mock"),
+  std::vector<core::LogEntry> entries = {
+      MockEntry(core::LogStream::kStdout, "mock log line 1", "mock"),
+      MockEntry(core::LogStream::kStderr, "mock error line", "mock"),
   };
   // The last `tail` entries; tail 0 gives none, as in the reference mock.
   const size_t skip = entries.size() - std::min<size_t>(tail, entries.size());
@@ -233,47 +233,47 @@ absl::StatusOr<std::vector<LogEntry>> MockRuntime::ContainerLogs(const Container
   return entries;
 }
 
-absl::StatusOr<std::vector<LogEntry>> MockRuntime::GetLogs(const ContainerId& id) {
+absl::StatusOr<std::vector<core::LogEntry>> MockRuntime::GetLogs(const core::ContainerId& id) {
   if (auto r = Find(id); !r.ok()) return r.status();
   const std::string name = id.ToString();
-  return std::vector<LogEntry>{
-      MockEntry(LogStream::kStdout, absl::StrCat("[", name, "] Container started"), name),
-      MockEntry(LogStream::kStdout, absl::StrCat("[", name, "] Executing command..."), name),
-      MockEntry(LogStream::kStdout, absl::StrCat("[", name, "] Command completed successfully"),
+  return std::vector<core::LogEntry>{
+      MockEntry(core::LogStream::kStdout, absl::StrCat("[", name, "] Container started"), name),
+      MockEntry(core::LogStream::kStdout, absl::StrCat("[", name, "] Executing command..."), name),
+      MockEntry(core::LogStream::kStdout, absl::StrCat("[", name, "] Command completed successfully"),
                 name),
   };
 }
 
-absl::StatusOr<std::unique_ptr<LogCursor>> MockRuntime::OpenLogs(const ContainerId& id,
-                                                                 const LogQuery& query) {
+absl::StatusOr<std::unique_ptr<core::LogCursor>> MockRuntime::OpenLogs(const core::ContainerId& id,
+                                                                 const core::LogQuery& query) {
   auto entries = query.tail == 0 ? GetLogs(id) : ContainerLogs(id, query.tail);
   if (!entries.ok()) return entries.status();
   if (query.since) {
-    std::erase_if(*entries, [&](const LogEntry& e) { return e.timestamp < *query.since; });
+    std::erase_if(*entries, [&](const core::LogEntry& e) { return e.timestamp < *query.since; });
   }
-  if (!query.follow) return MakeVectorLogCursor(std::move(*entries));
-  return std::unique_ptr<LogCursor>(
+  if (!query.follow) return core::MakeVectorLogCursor(std::move(*entries));
+  return std::unique_ptr<core::LogCursor>(
       std::make_unique<MockFollowCursor>(std::move(*entries), bus_, id));
 }
 
-absl::StatusOr<ExecResult> MockRuntime::Exec(const ExecRequest& request) {
+absl::StatusOr<core::ExecResult> MockRuntime::Exec(const core::ExecRequest& request) {
   auto r = Find(request.id);
   if (!r.ok()) return r.status();
-  if (r->state.phase != ContainerState::Phase::kRunning) {
-    return base::WrongState(absl::StrCat("container ", request.id.ToString()),
+  if (r->state.phase != core::ContainerState::Phase::kRunning) {
+    return core::WrongState(absl::StrCat("container ", request.id.ToString()),
                             r->state.ToString(), "start it before exec");
   }
-  if (request.command.empty()) return base::InvalidSpec("exec: command must not be empty");
+  if (request.command.empty()) return core::InvalidSpec("exec: command must not be empty");
   // The reference mock echoes the command line.
-  ExecResult result;
+  core::ExecResult result;
   result.exit_code = 0;
   result.stdout_data = absl::StrJoin(request.command, " ");
   return result;
 }
 
-absl::StatusOr<ContainerStats> MockRuntime::GetContainerStats(const ContainerId& id) {
+absl::StatusOr<core::ContainerStats> MockRuntime::GetContainerStats(const core::ContainerId& id) {
   if (auto r = Find(id); !r.ok()) return r.status();
-  ContainerStats stats;
+  core::ContainerStats stats;
   stats.id = id;
   stats.timestamp = base::NowRealtime();
   stats.cgroup.cpu_usage_usec = 1'000'000;
@@ -282,12 +282,12 @@ absl::StatusOr<ContainerStats> MockRuntime::GetContainerStats(const ContainerId&
   return stats;
 }
 
-absl::StatusOr<int> MockRuntime::WaitContainer(const ContainerId& id) {
+absl::StatusOr<int> MockRuntime::WaitContainer(const core::ContainerId& id) {
   auto r = Find(id);
   if (!r.ok()) return r.status();
   switch (r->state.phase) {
-    case ContainerState::Phase::kExited: return r->state.exit_code;
-    case ContainerState::Phase::kFailed: return 1;
+    case core::ContainerState::Phase::kExited: return r->state.exit_code;
+    case core::ContainerState::Phase::kFailed: return 1;
     default:
       // The reference mock pretends the container ran briefly and succeeded.
       absl::SleepFor(absl::Milliseconds(50));
@@ -295,13 +295,13 @@ absl::StatusOr<int> MockRuntime::WaitContainer(const ContainerId& id) {
   }
 }
 
-absl::StatusOr<std::unique_ptr<Subscription>> MockRuntime::Watch(const ContainerId& id,
-                                                                 WatchFn on_event) {
+absl::StatusOr<std::unique_ptr<core::Subscription>> MockRuntime::Watch(const core::ContainerId& id,
+                                                                 core::WatchFn on_event) {
   return bus_.Subscribe(id, std::move(on_event));
 }
 
-absl::Status MockRuntime::SetState(const ContainerId& id, ContainerState state,
-                                   std::optional<WaitOutcome> outcome) {
+absl::Status MockRuntime::SetState(const core::ContainerId& id, core::ContainerState state,
+                                   std::optional<core::WaitOutcome> outcome) {
   {
     absl::MutexLock lock(&mu_);
     auto it = containers_.find(id);
@@ -313,7 +313,7 @@ absl::Status MockRuntime::SetState(const ContainerId& id, ContainerState state,
   return absl::OkStatus();
 }
 
-absl::StatusOr<ContainerRecord> MockRuntime::Find(const ContainerId& id) const {
+absl::StatusOr<core::ContainerRecord> MockRuntime::Find(const core::ContainerId& id) const {
   absl::MutexLock lock(&mu_);
   auto it = containers_.find(id);
   if (it == containers_.end()) return NoSuchContainer(id);

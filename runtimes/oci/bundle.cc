@@ -10,10 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
-#include "runtimes/signals.h"
+#include "core/signals.h"
 
 namespace zlayer::oci {
 namespace {
@@ -39,11 +39,11 @@ const std::vector<std::string>& AllCapabilities() {
 
 absl::Status CheckContainerPath(const std::string& what, const std::string& path) {
   if (path.empty() || path[0] != '/') {
-    return base::InvalidSpec(absl::StrCat(what, " '", path, "' must be an absolute path"));
+    return core::InvalidSpec(absl::StrCat(what, " '", path, "' must be an absolute path"));
   }
   for (absl::string_view part : absl::StrSplit(path, '/')) {
     if (part == "..") {
-      return base::InvalidSpec(absl::StrCat(what, " '", path, "' must not contain '..'"));
+      return core::InvalidSpec(absl::StrCat(what, " '", path, "' must not contain '..'"));
     }
   }
   return absl::OkStatus();
@@ -119,93 +119,93 @@ absl::StatusOr<std::string> CanonicalCapability(const std::string& name) {
   for (const auto& c : AllCapabilities()) {
     if (c == upper) return upper;
   }
-  return base::InvalidSpec(absl::StrCat("capability '", name, "' is unknown"));
+  return core::InvalidSpec(absl::StrCat("capability '", name, "' is unknown"));
 }
 
-absl::Status ValidateSpec(const runtimes::ServiceSpec& spec) {
-  if (spec.image.name.empty()) return base::InvalidSpec("spec.image.name must be set");
+absl::Status ValidateSpec(const core::ServiceSpec& spec) {
+  if (spec.image.name.empty()) return core::InvalidSpec("spec.image.name must be set");
   const auto& r = spec.resources;
   if (r.cpu && (!(*r.cpu > 0) || *r.cpu > 1024)) {
-    return base::InvalidSpec(absl::StrCat("spec.resources.cpu ", *r.cpu,
+    return core::InvalidSpec(absl::StrCat("spec.resources.cpu ", *r.cpu,
                                           " is out of range; give cores between 0.01 and 1024"));
   }
   if (r.cpu && static_cast<int64_t>(*r.cpu * kCpuPeriod) < 1000) {
-    return base::InvalidSpec("spec.resources.cpu must be at least 0.01 cores");
+    return core::InvalidSpec("spec.resources.cpu must be at least 0.01 cores");
   }
   if (r.memory_bytes && *r.memory_bytes < kMinMemory) {
-    return base::InvalidSpec(absl::StrCat("spec.resources.memory ", *r.memory_bytes,
+    return core::InvalidSpec(absl::StrCat("spec.resources.memory ", *r.memory_bytes,
                                           " bytes is below the 6 MiB a container needs"));
   }
   if (r.pids_limit && *r.pids_limit < 1) {
-    return base::InvalidSpec("spec.resources.pids_limit must be at least 1");
+    return core::InvalidSpec("spec.resources.pids_limit must be at least 1");
   }
   std::set<std::string> targets;
   for (const auto& m : spec.storage) {
     if (auto s = CheckContainerPath("spec.storage target", m.target); !s.ok()) return s;
-    if (m.target == "/") return base::InvalidSpec("spec.storage: cannot mount over /");
+    if (m.target == "/") return core::InvalidSpec("spec.storage: cannot mount over /");
     if (!targets.insert(m.target).second) {
-      return base::InvalidSpec(absl::StrCat("spec.storage: two mounts on ", m.target));
+      return core::InvalidSpec(absl::StrCat("spec.storage: two mounts on ", m.target));
     }
     switch (m.type) {
-      case runtimes::StorageType::kBind: {
+      case core::StorageType::kBind: {
         if (auto s = CheckContainerPath("spec.storage bind source", m.source); !s.ok()) return s;
         struct stat st;
         if (::stat(m.source.c_str(), &st) != 0) {
-          return base::InvalidSpec(absl::StrCat("spec.storage bind source ", m.source,
+          return core::InvalidSpec(absl::StrCat("spec.storage bind source ", m.source,
                                                 " does not exist on this host"));
         }
-        if (m.size_bytes) return base::InvalidSpec("spec.storage: size applies to tmpfs only");
+        if (m.size_bytes) return core::InvalidSpec("spec.storage: size applies to tmpfs only");
         break;
       }
-      case runtimes::StorageType::kNamed:
+      case core::StorageType::kNamed:
         if (!ValidVolumeName(m.source)) {
-          return base::InvalidSpec(absl::StrCat(
+          return core::InvalidSpec(absl::StrCat(
               "spec.storage: volume name '", m.source,
               "' must be letters, digits, '-', '_' or '.', starting with a letter or digit"));
         }
-        if (m.size_bytes) return base::InvalidSpec("spec.storage: size applies to tmpfs only");
+        if (m.size_bytes) return core::InvalidSpec("spec.storage: size applies to tmpfs only");
         break;
-      case runtimes::StorageType::kTmpfs:
-        if (!m.source.empty()) return base::InvalidSpec("spec.storage: tmpfs takes no source");
+      case core::StorageType::kTmpfs:
+        if (!m.source.empty()) return core::InvalidSpec("spec.storage: tmpfs takes no source");
         break;
     }
   }
   if (!spec.hostname.empty() && !ValidHostname(spec.hostname)) {
-    return base::InvalidSpec(absl::StrCat("spec.hostname '", spec.hostname,
+    return core::InvalidSpec(absl::StrCat("spec.hostname '", spec.hostname,
                                           "' must be 1-63 letters, digits, '-' or '.'"));
   }
   for (const auto& c : spec.cap_add) {
     if (absl::AsciiStrToUpper(c) == "ALL") continue;
-    if (auto s = CanonicalCapability(c); !s.ok()) return base::Annotate(s.status(), "spec.capabilities");
+    if (auto s = CanonicalCapability(c); !s.ok()) return core::Annotate(s.status(), "spec.capabilities");
   }
   for (const auto& c : spec.cap_drop) {
     if (absl::AsciiStrToUpper(c) == "ALL") continue;
-    if (auto s = CanonicalCapability(c); !s.ok()) return base::Annotate(s.status(), "spec.cap_drop");
+    if (auto s = CanonicalCapability(c); !s.ok()) return core::Annotate(s.status(), "spec.cap_drop");
   }
   if (!spec.stop_signal.empty()) {
     std::string sig = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(spec.stop_signal));
     if (!absl::StartsWith(sig, "SIG")) sig = "SIG" + sig;
-    if (!runtimes::SignalNumber(sig)) {
-      return base::InvalidSpec(absl::StrCat("spec.stop_signal '", spec.stop_signal,
+    if (!core::SignalNumber(sig)) {
+      return core::InvalidSpec(absl::StrCat("spec.stop_signal '", spec.stop_signal,
                                             "' is not a signal name"));
     }
   }
   if (spec.stop_grace_period && *spec.stop_grace_period < absl::ZeroDuration()) {
-    return base::InvalidSpec("spec.stop_grace_period must not be negative");
+    return core::InvalidSpec("spec.stop_grace_period must not be negative");
   }
   if (!spec.command.workdir.empty()) {
     if (auto s = CheckContainerPath("spec.command.workdir", spec.command.workdir); !s.ok()) return s;
   }
   for (const auto& [k, v] : spec.env) {
     if (k.empty() || k.find('=') != std::string::npos) {
-      return base::InvalidSpec(absl::StrCat("spec.env: '", k, "' is not a variable name"));
+      return core::InvalidSpec(absl::StrCat("spec.env: '", k, "' is not a variable name"));
     }
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<std::string>> ResolveArgs(const images::ImageConfig& image,
-                                                     const runtimes::CommandSpec& command) {
+                                                     const core::CommandSpec& command) {
   std::vector<std::string> args;
   if (!command.entrypoint.empty()) {
     args = command.entrypoint;
@@ -216,7 +216,7 @@ absl::StatusOr<std::vector<std::string>> ResolveArgs(const images::ImageConfig& 
     args.insert(args.end(), cmd.begin(), cmd.end());
   }
   if (args.empty()) {
-    return base::InvalidSpec(
+    return core::InvalidSpec(
         "no command: the image has no ENTRYPOINT or CMD; set spec.command.entrypoint or args");
   }
   return args;
@@ -268,7 +268,7 @@ json UserJson(const ResolvedUser& user) {
   return u;
 }
 
-absl::StatusOr<std::vector<std::string>> Capabilities(const runtimes::ServiceSpec& spec) {
+absl::StatusOr<std::vector<std::string>> Capabilities(const core::ServiceSpec& spec) {
   if (spec.privileged) return AllCapabilities();
   std::vector<std::string> caps = DefaultCapabilities();
   for (const auto& c : spec.cap_drop) {
@@ -291,27 +291,27 @@ absl::StatusOr<std::vector<std::string>> Capabilities(const runtimes::ServiceSpe
 
 }  // namespace
 
-absl::Status AddContainerAuth(const runtimes::ContainerAuthContext& auth,
-                              const runtimes::ContainerId& id, BundleInputs* inputs) {
-  auto token = runtimes::MintContainerToken(auth, id, absl::Now());
+absl::Status AddContainerAuth(const auth::ContainerAuthContext& auth,
+                              const core::ContainerId& id, BundleInputs* inputs) {
+  auto token = auth::MintContainerToken(auth, id, absl::Now());
   if (!token.ok()) return token.status();
-  inputs->extra_env.push_back(absl::StrCat(runtimes::kApiUrlEnv, "=", auth.api_url));
-  inputs->extra_env.push_back(absl::StrCat(runtimes::kTokenEnv, "=", *token));
+  inputs->extra_env.push_back(absl::StrCat(auth::kApiUrlEnv, "=", auth.api_url));
+  inputs->extra_env.push_back(absl::StrCat(auth::kTokenEnv, "=", *token));
   if (auth.socket_path.empty()) return absl::OkStatus();
   struct stat st;
   if (::stat(auth.socket_path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
     base::Logger("oci")->warn(
         "container_auth.socket_path {} is not a socket yet; container_id={} gets {} only",
-        auth.socket_path, id.ToString(), runtimes::kApiUrlEnv);
+        auth.socket_path, id.ToString(), auth::kApiUrlEnv);
     return absl::OkStatus();
   }
-  inputs->extra_env.push_back(absl::StrCat(runtimes::kSocketEnv, "=", auth.socket_path));
+  inputs->extra_env.push_back(absl::StrCat(auth::kSocketEnv, "=", auth.socket_path));
   inputs->extra_binds.push_back({auth.socket_path, auth.socket_path, false});
   return absl::OkStatus();
 }
 
 absl::StatusOr<json> BuildConfig(const images::ImageConfig& image,
-                                 const runtimes::ServiceSpec& spec, const BundleInputs& in) {
+                                 const core::ServiceSpec& spec, const BundleInputs& in) {
   if (auto s = ValidateSpec(spec); !s.ok()) return s;
   auto args = ResolveArgs(image, spec.command);
   if (!args.ok()) return args.status();
@@ -321,7 +321,7 @@ absl::StatusOr<json> BuildConfig(const images::ImageConfig& image,
   std::string cwd = !spec.command.workdir.empty() ? spec.command.workdir : image.working_dir;
   if (cwd.empty()) cwd = "/";
   if (cwd[0] != '/') {
-    return base::InvalidSpec(absl::StrCat("working directory '", cwd, "' must be absolute"));
+    return core::InvalidSpec(absl::StrCat("working directory '", cwd, "' must be absolute"));
   }
   auto caps = Capabilities(spec);
   if (!caps.ok()) return caps.status();
@@ -352,12 +352,12 @@ absl::StatusOr<json> BuildConfig(const images::ImageConfig& image,
   for (const auto& s : spec.storage) {
     json m = {{"destination", s.target}};
     switch (s.type) {
-      case runtimes::StorageType::kBind:
+      case core::StorageType::kBind:
         m["type"] = "bind";
         m["source"] = s.source;
         m["options"] = {"rbind", "rprivate", s.readonly ? "ro" : "rw"};
         break;
-      case runtimes::StorageType::kNamed: {
+      case core::StorageType::kNamed: {
         const std::string dir = absl::StrCat(in.volumes_dir, "/", s.source);
         if (auto st = base::MakeDirs(dir, 0755); !st.ok()) return st;
         m["type"] = "bind";
@@ -365,7 +365,7 @@ absl::StatusOr<json> BuildConfig(const images::ImageConfig& image,
         m["options"] = {"rbind", "rprivate", s.readonly ? "ro" : "rw"};
         break;
       }
-      case runtimes::StorageType::kTmpfs: {
+      case core::StorageType::kTmpfs: {
         m["type"] = "tmpfs";
         m["source"] = "tmpfs";
         json opts = {"nosuid", "nodev", "mode=1777"};
@@ -432,13 +432,13 @@ absl::StatusOr<json> BuildExecProcess(const json& config, const std::string& roo
   process["args"] = args;
   process["terminal"] = false;
   if (!cwd.empty()) {
-    if (cwd[0] != '/') return base::InvalidSpec(absl::StrCat("exec: workdir '", cwd, "' must be absolute"));
+    if (cwd[0] != '/') return core::InvalidSpec(absl::StrCat("exec: workdir '", cwd, "' must be absolute"));
     process["cwd"] = cwd;
   }
   std::string home;
   if (!user.empty()) {
     auto resolved = ResolveUser(rootfs, user);
-    if (!resolved.ok()) return base::Annotate(resolved.status(), "exec");
+    if (!resolved.ok()) return core::Annotate(resolved.status(), "exec");
     process["user"] = UserJson(*resolved);
     home = resolved->home;
   }

@@ -9,9 +9,9 @@
 #include "absl/status/statusor.h"
 #include "images/manifest.h"
 #include "nlohmann/json.hpp"
-#include "runtimes/container_auth.h"
+#include "auth/container_auth.h"
 #include "runtimes/oci/user_lookup.h"
-#include "runtimes/service_spec.h"
+#include "core/service_spec.h"
 
 namespace zlayer::oci {
 
@@ -19,13 +19,13 @@ namespace zlayer::oci {
 const std::vector<std::string>& DefaultCapabilities();
 
 // INVALID_ARGUMENT, naming the field, for anything this backend cannot honour.
-absl::Status ValidateSpec(const runtimes::ServiceSpec& spec);
+absl::Status ValidateSpec(const core::ServiceSpec& spec);
 
 // Docker's rules: a spec entrypoint replaces the image's and drops its Cmd unless
 // args are given; args alone replace the image's Cmd. INVALID_ARGUMENT when the
 // result is empty.
 absl::StatusOr<std::vector<std::string>> ResolveArgs(const images::ImageConfig& image,
-                                                     const runtimes::CommandSpec& command);
+                                                     const core::CommandSpec& command);
 
 // Image env, then the spec's (which wins per key), then `extra`; PATH and HOME are
 // added when missing. Order is stable: image order, then new keys sorted.
@@ -51,13 +51,13 @@ struct BundleInputs {
 // token as environment variables, and the API socket bind-mounted at the same path
 // when it exists (a missing socket is logged and skipped: the orchestrator may not
 // be up yet, and the URL still works).
-absl::Status AddContainerAuth(const runtimes::ContainerAuthContext& auth,
-                              const runtimes::ContainerId& id, BundleInputs* inputs);
+absl::Status AddContainerAuth(const auth::ContainerAuthContext& auth,
+                              const core::ContainerId& id, BundleInputs* inputs);
 
 // The config, with the user resolved through the rootfs. Named volume directories
 // are created on the way.
 absl::StatusOr<nlohmann::json> BuildConfig(const images::ImageConfig& image,
-                                           const runtimes::ServiceSpec& spec,
+                                           const core::ServiceSpec& spec,
                                            const BundleInputs& inputs);
 
 // The process part alone, for exec: args, env, cwd and user resolved the same way,

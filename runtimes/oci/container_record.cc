@@ -4,16 +4,16 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/time_util.h"
-#include "runtimes/signals.h"
+#include "core/signals.h"
 
 namespace zlayer::oci {
 namespace {
 
 using nlohmann::json;
-using runtimes::ServiceSpec;
+using core::ServiceSpec;
 
 int64_t ToNanos(absl::Duration d) { return absl::ToInt64Nanoseconds(d); }
 
@@ -33,30 +33,30 @@ E EnumValue(const std::string& name, std::initializer_list<std::pair<E, const ch
   return names.begin()->first;
 }
 
-const std::initializer_list<std::pair<runtimes::PullPolicy, const char*>> kPolicies = {
-    {runtimes::PullPolicy::kIfNotPresent, "if_not_present"},
-    {runtimes::PullPolicy::kAlways, "always"},
-    {runtimes::PullPolicy::kNever, "never"}};
-const std::initializer_list<std::pair<runtimes::EndpointProtocol, const char*>> kProtocols = {
-    {runtimes::EndpointProtocol::kHttp, "http"},
-    {runtimes::EndpointProtocol::kHttps, "https"},
-    {runtimes::EndpointProtocol::kTcp, "tcp"},
-    {runtimes::EndpointProtocol::kUdp, "udp"}};
-const std::initializer_list<std::pair<runtimes::StorageType, const char*>> kStorage = {
-    {runtimes::StorageType::kBind, "bind"},
-    {runtimes::StorageType::kNamed, "named"},
-    {runtimes::StorageType::kTmpfs, "tmpfs"}};
-const std::initializer_list<std::pair<runtimes::HealthSpec::Check, const char*>> kChecks = {
-    {runtimes::HealthSpec::Check::kNone, "none"},
-    {runtimes::HealthSpec::Check::kTcp, "tcp"},
-    {runtimes::HealthSpec::Check::kHttp, "http"},
-    {runtimes::HealthSpec::Check::kCommand, "command"}};
+const std::initializer_list<std::pair<core::PullPolicy, const char*>> kPolicies = {
+    {core::PullPolicy::kIfNotPresent, "if_not_present"},
+    {core::PullPolicy::kAlways, "always"},
+    {core::PullPolicy::kNever, "never"}};
+const std::initializer_list<std::pair<core::EndpointProtocol, const char*>> kProtocols = {
+    {core::EndpointProtocol::kHttp, "http"},
+    {core::EndpointProtocol::kHttps, "https"},
+    {core::EndpointProtocol::kTcp, "tcp"},
+    {core::EndpointProtocol::kUdp, "udp"}};
+const std::initializer_list<std::pair<core::StorageType, const char*>> kStorage = {
+    {core::StorageType::kBind, "bind"},
+    {core::StorageType::kNamed, "named"},
+    {core::StorageType::kTmpfs, "tmpfs"}};
+const std::initializer_list<std::pair<core::HealthSpec::Check, const char*>> kChecks = {
+    {core::HealthSpec::Check::kNone, "none"},
+    {core::HealthSpec::Check::kTcp, "tcp"},
+    {core::HealthSpec::Check::kHttp, "http"},
+    {core::HealthSpec::Check::kCommand, "command"}};
 
 }  // namespace
 
 json SpecToJson(const ServiceSpec& s) {
   json j;
-  j["rtype"] = s.rtype == runtimes::ServiceType::kJob ? "job" : "service";
+  j["rtype"] = s.rtype == core::ServiceType::kJob ? "job" : "service";
   j["image"] = {{"name", s.image.name}, {"pull_policy", EnumName(s.image.pull_policy, kPolicies)}};
   j["command"] = {{"entrypoint", s.command.entrypoint},
                   {"args", s.command.args},
@@ -110,7 +110,7 @@ json SpecToJson(const ServiceSpec& s) {
 absl::StatusOr<ServiceSpec> SpecFromJson(const json& j) {
   try {
     ServiceSpec s;
-    s.rtype = j.at("rtype") == "job" ? runtimes::ServiceType::kJob : runtimes::ServiceType::kService;
+    s.rtype = j.at("rtype") == "job" ? core::ServiceType::kJob : core::ServiceType::kService;
     s.image.name = j.at("image").at("name");
     s.image.pull_policy = EnumValue(j.at("image").value("pull_policy", ""), kPolicies);
     s.command.entrypoint = j.at("command").at("entrypoint").get<std::vector<std::string>>();
@@ -127,7 +127,7 @@ absl::StatusOr<ServiceSpec> SpecFromJson(const json& j) {
     }
     s.replicas = j.value("replicas", 0u);
     for (const auto& m : j.at("storage")) {
-      runtimes::StorageSpec st;
+      core::StorageSpec st;
       st.type = EnumValue(m.at("type").get<std::string>(), kStorage);
       st.source = m.at("source");
       st.target = m.at("target");
@@ -148,7 +148,7 @@ absl::StatusOr<ServiceSpec> SpecFromJson(const json& j) {
     s.labels = j.at("labels").get<std::map<std::string, std::string>>();
     if (j.contains("health")) {
       const json& h = j["health"];
-      runtimes::HealthSpec hs;
+      core::HealthSpec hs;
       hs.start_grace = absl::Nanoseconds(h.at("start_grace_ns").get<int64_t>());
       hs.interval = absl::Nanoseconds(h.at("interval_ns").get<int64_t>());
       hs.timeout = absl::Nanoseconds(h.at("timeout_ns").get<int64_t>());
@@ -162,7 +162,7 @@ absl::StatusOr<ServiceSpec> SpecFromJson(const json& j) {
     }
     return s;
   } catch (const json::exception& e) {
-    return base::InvalidSpec(absl::StrCat("stored spec is damaged: ", e.what()));
+    return core::InvalidSpec(absl::StrCat("stored spec is damaged: ", e.what()));
   }
 }
 
@@ -184,7 +184,7 @@ absl::StatusOr<ContainerRecordFile> ReadRecord(const std::string& path) {
   auto text = base::ReadFile(path);
   if (!text.ok()) return text.status();
   auto j = json::parse(*text, nullptr, false);
-  if (j.is_discarded()) return base::InvalidSpec(absl::StrCat(path, ": not JSON"));
+  if (j.is_discarded()) return core::InvalidSpec(absl::StrCat(path, ": not JSON"));
   try {
     ContainerRecordFile r;
     r.id.service = j.at("service");
@@ -205,39 +205,42 @@ absl::StatusOr<ContainerRecordFile> ReadRecord(const std::string& path) {
     }
     return r;
   } catch (const json::exception& e) {
-    return base::InvalidSpec(absl::StrCat(path, ": ", e.what()));
+    return core::InvalidSpec(absl::StrCat(path, ": ", e.what()));
   }
 }
 
-runtimes::WaitOutcome ExitRecord::ToOutcome() const {
-  runtimes::WaitOutcome o;
+core::WaitOutcome ExitRecord::ToOutcome() const {
+  if (runtime_error) {
+    // The monitor records the runtime's own exit code (not 128) for a failed start.
+    core::WaitOutcome failed = core::WaitOutcome::RuntimeError(error, finished_at);
+    failed.exit_code = exit_code;
+    return failed;
+  }
+  core::WaitOutcome o;
   o.exit_code = exit_code;
   o.finished_at = finished_at;
-  if (runtime_error) {
-    o.reason = runtimes::WaitReason::kRuntimeError;
-    o.message = error;
-  } else if (oom_killed) {
-    o.reason = runtimes::WaitReason::kOomKilled;
-    o.signal = runtimes::SignalNameFromExitCode(exit_code);
+  if (oom_killed) {
+    o.reason = core::WaitReason::kOomKilled;
+    o.signal = core::SignalNameFromExitCode(exit_code);
   } else if (signal != 0) {
-    o.reason = runtimes::WaitReason::kSignal;
-    o.signal = runtimes::SignalNameFromExitCode(exit_code);
+    o.reason = core::WaitReason::kSignal;
+    o.signal = core::SignalNameFromExitCode(exit_code);
   } else {
-    o.reason = runtimes::WaitReason::kExited;
+    o.reason = core::WaitReason::kExited;
   }
   return o;
 }
 
-runtimes::ContainerState ExitRecord::ToState() const {
-  if (runtime_error) return runtimes::ContainerState::Failed(error);
-  return runtimes::ContainerState::Exited(exit_code);
+core::ContainerState ExitRecord::ToState() const {
+  if (runtime_error) return core::ContainerState::Failed(error);
+  return core::ContainerState::Exited(exit_code);
 }
 
 absl::StatusOr<ExitRecord> ReadExitRecord(const std::string& path) {
   auto text = base::ReadFile(path);
   if (!text.ok()) return text.status();
   auto j = json::parse(*text, nullptr, false);
-  if (j.is_discarded()) return base::InvalidSpec(absl::StrCat(path, ": not JSON"));
+  if (j.is_discarded()) return core::InvalidSpec(absl::StrCat(path, ": not JSON"));
   ExitRecord r;
   r.exit_code = j.value("exit_code", 0);
   r.signal = j.value("signal", 0);
@@ -252,7 +255,7 @@ absl::StatusOr<MonitorRecord> ReadMonitorRecord(const std::string& path) {
   auto text = base::ReadFile(path);
   if (!text.ok()) return text.status();
   auto j = json::parse(*text, nullptr, false);
-  if (j.is_discarded()) return base::InvalidSpec(absl::StrCat(path, ": not JSON"));
+  if (j.is_discarded()) return core::InvalidSpec(absl::StrCat(path, ": not JSON"));
   MonitorRecord r;
   r.monitor_pid = j.value("monitor_pid", 0);
   r.monitor_start_ticks = j.value("monitor_start_ticks", 0ull);

@@ -8,15 +8,15 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
-#include "runtimes/service_spec.h"
-#include "runtimes/types.h"
+#include "core/service_spec.h"
+#include "core/types.h"
 
 namespace zlayer::oci {
 
 struct ContainerRecordFile {
-  runtimes::ContainerId id;
+  core::ContainerId id;
   std::string deployment;
-  runtimes::ServiceSpec spec;  // credentials removed
+  core::ServiceSpec spec;  // credentials removed
   std::string image_reference;  // canonical reference the image resolved to
   std::string manifest_digest;
   std::string image_stop_signal;  // the image's StopSignal, used when the spec has none
@@ -30,8 +30,8 @@ absl::Status WriteRecord(const std::string& path, const ContainerRecordFile& rec
 // INVALID_ARGUMENT when the file is damaged; NOT_FOUND when absent.
 absl::StatusOr<ContainerRecordFile> ReadRecord(const std::string& path);
 
-nlohmann::json SpecToJson(const runtimes::ServiceSpec& spec);
-absl::StatusOr<runtimes::ServiceSpec> SpecFromJson(const nlohmann::json& j);
+nlohmann::json SpecToJson(const core::ServiceSpec& spec);
+absl::StatusOr<core::ServiceSpec> SpecFromJson(const nlohmann::json& j);
 
 // What the monitor writes when the container ends: <state>/exit.json.
 struct ExitRecord {
@@ -42,8 +42,8 @@ struct ExitRecord {
   std::optional<absl::Time> finished_at;
   std::string error;
 
-  runtimes::WaitOutcome ToOutcome() const;
-  runtimes::ContainerState ToState() const;
+  core::WaitOutcome ToOutcome() const;
+  core::ContainerState ToState() const;
 };
 absl::StatusOr<ExitRecord> ReadExitRecord(const std::string& path);
 

@@ -2,19 +2,19 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/logging.h"
 
 namespace zlayer::oci {
 
 struct HealthChecker::Entry {
   std::string name;
-  runtimes::HealthSpec spec;
+  core::HealthSpec spec;
   ProbeFn probe;
   ChangeFn on_change;
   absl::Time started;
   // Guarded by HealthChecker::mu_.
-  runtimes::HealthDetail detail;
+  core::HealthDetail detail;
   bool stopped = false;
   base::Scheduler::TaskId timer = 0;
 };
@@ -37,7 +37,7 @@ HealthChecker::~HealthChecker() {
   pool_.Shutdown();
 }
 
-void HealthChecker::Start(const std::string& name, const runtimes::HealthSpec& spec, ProbeFn probe,
+void HealthChecker::Start(const std::string& name, const core::HealthSpec& spec, ProbeFn probe,
                           ChangeFn on_change) {
   Stop(name);
   auto e = std::make_shared<Entry>();
@@ -69,7 +69,7 @@ void HealthChecker::Stop(const std::string& name) {
   if (e->timer) scheduler_.Cancel(e->timer);
 }
 
-std::optional<runtimes::HealthDetail> HealthChecker::Get(const std::string& name) const {
+std::optional<core::HealthDetail> HealthChecker::Get(const std::string& name) const {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(name);
   if (it == entries_.end()) return std::nullopt;
@@ -93,7 +93,7 @@ void HealthChecker::RunProbe(const std::shared_ptr<Entry>& e) {
     if (e->stopped) return;
   }
   HealthProbeResult result = e->probe(e->spec);
-  std::optional<runtimes::HealthDetail> changed;
+  std::optional<core::HealthDetail> changed;
   {
     absl::MutexLock lock(&mu_);
     if (e->stopped) return;
@@ -123,10 +123,10 @@ void HealthChecker::RunProbe(const std::shared_ptr<Entry>& e) {
 }
 
 std::vector<std::string> ProbeCommand(const std::string& monitor_path, pid_t init_pid,
-                                      const runtimes::HealthSpec& spec) {
+                                      const core::HealthSpec& spec) {
   const std::string timeout_ms =
       std::to_string(absl::ToInt64Milliseconds(OrDefault(spec.timeout, absl::Seconds(30))));
-  if (spec.check == runtimes::HealthSpec::Check::kTcp) {
+  if (spec.check == core::HealthSpec::Check::kTcp) {
     return {monitor_path, "probe", "tcp", std::to_string(init_pid), std::to_string(spec.tcp_port),
             timeout_ms};
   }
@@ -134,28 +134,28 @@ std::vector<std::string> ProbeCommand(const std::string& monitor_path, pid_t ini
           std::to_string(spec.http_expect_status), timeout_ms};
 }
 
-absl::Status ValidateHealth(const runtimes::HealthSpec& spec) {
-  using Check = runtimes::HealthSpec::Check;
+absl::Status ValidateHealth(const core::HealthSpec& spec) {
+  using Check = core::HealthSpec::Check;
   if (spec.interval < absl::ZeroDuration() || spec.timeout < absl::ZeroDuration() ||
       spec.start_grace < absl::ZeroDuration()) {
-    return base::InvalidSpec("spec.health: durations must not be negative");
+    return core::InvalidSpec("spec.health: durations must not be negative");
   }
   if (spec.interval > absl::ZeroDuration() && spec.interval < absl::Milliseconds(100)) {
-    return base::InvalidSpec("spec.health.interval must be at least 100ms");
+    return core::InvalidSpec("spec.health.interval must be at least 100ms");
   }
   switch (spec.check) {
     case Check::kNone: return absl::OkStatus();
     case Check::kCommand:
-      if (spec.command.empty()) return base::InvalidSpec("spec.health.command must not be empty");
+      if (spec.command.empty()) return core::InvalidSpec("spec.health.command must not be empty");
       return absl::OkStatus();
     case Check::kTcp:
       if (spec.tcp_port == 0 || spec.tcp_port > 65535) {
-        return base::InvalidSpec("spec.health.tcp.port must be 1-65535");
+        return core::InvalidSpec("spec.health.tcp.port must be 1-65535");
       }
       return absl::OkStatus();
     case Check::kHttp:
       if (!absl::StartsWith(spec.http_url, "http://")) {
-        return base::InvalidSpec(absl::StrCat(
+        return core::InvalidSpec(absl::StrCat(
             "spec.health.http.url '", spec.http_url,
             "' must be an http:// URL (checks run inside the container's network, without TLS)"));
       }

@@ -17,8 +17,8 @@
 #include "absl/synchronization/mutex.h"
 #include "base/scheduler.h"
 #include "base/work_queue.h"
-#include "runtimes/service_spec.h"
-#include "runtimes/types.h"
+#include "core/service_spec.h"
+#include "core/types.h"
 
 namespace zlayer::oci {
 
@@ -31,19 +31,19 @@ struct HealthProbeResult {
 class HealthChecker {
  public:
   // Runs one probe of `spec` (blocking, bounded by spec.timeout).
-  using ProbeFn = std::function<HealthProbeResult(const runtimes::HealthSpec& spec)>;
-  using ChangeFn = std::function<void(const runtimes::HealthDetail& detail)>;
+  using ProbeFn = std::function<HealthProbeResult(const core::HealthSpec& spec)>;
+  using ChangeFn = std::function<void(const core::HealthDetail& detail)>;
 
   HealthChecker();
   ~HealthChecker();
 
   // Starts checking `name`; replaces an earlier registration of the same name.
-  void Start(const std::string& name, const runtimes::HealthSpec& spec, ProbeFn probe,
+  void Start(const std::string& name, const core::HealthSpec& spec, ProbeFn probe,
              ChangeFn on_change);
   // Stops checking; a probe in flight finishes but its result is dropped.
   void Stop(const std::string& name);
   // The current detail; nullopt when `name` is not checked.
-  std::optional<runtimes::HealthDetail> Get(const std::string& name) const;
+  std::optional<core::HealthDetail> Get(const std::string& name) const;
 
  private:
   struct Entry;
@@ -60,9 +60,9 @@ class HealthChecker {
 // the container's network namespace (a thread of the agent must never do that) and
 // exits 0 when the check passes, printing what it found.
 std::vector<std::string> ProbeCommand(const std::string& monitor_path, pid_t init_pid,
-                                      const runtimes::HealthSpec& spec);
+                                      const core::HealthSpec& spec);
 
 // INVALID_ARGUMENT for a health spec this backend cannot run.
-absl::Status ValidateHealth(const runtimes::HealthSpec& spec);
+absl::Status ValidateHealth(const core::HealthSpec& spec);
 
 }  // namespace zlayer::oci

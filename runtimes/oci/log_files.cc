@@ -11,13 +11,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 
 namespace zlayer::oci {
 namespace {
 
-using runtimes::LogEntry;
+using core::LogEntry;
 
 void Stamp(const LogFileSet& files, LogEntry* e) {
   e->source = files.source;
@@ -69,9 +69,9 @@ bool ParseCriLine(std::string_view line, LogEntry* entry) {
   const std::string_view stream = line.substr(s1 + 1, s2 - s1 - 1);
   const std::string_view tag = line.substr(s2 + 1, s3 - s2 - 1);
   if (stream == "stdout") {
-    entry->stream = runtimes::LogStream::kStdout;
+    entry->stream = core::LogStream::kStdout;
   } else if (stream == "stderr") {
-    entry->stream = runtimes::LogStream::kStderr;
+    entry->stream = core::LogStream::kStderr;
   } else {
     return false;
   }
@@ -120,7 +120,7 @@ absl::StatusOr<std::unique_ptr<LogNotifier>> LogNotifier::Create(base::EventLoop
   std::unique_ptr<LogNotifier> n(new LogNotifier());
   n->loop_ = loop;
   n->inotify_.Reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-  if (!n->inotify_) return base::ErrnoError("inotify_init1");
+  if (!n->inotify_) return core::ErrnoError("inotify_init1");
   auto h = loop->Add(n->inotify_.get(), EPOLLIN, [raw = n.get()](uint32_t) { raw->OnEvents(); });
   if (!h.ok()) return h.status();
   n->handle_ = *h;
@@ -200,9 +200,9 @@ void LogNotifier::OnEvents() {
 
 namespace {
 
-class FileLogCursor final : public runtimes::LogCursor {
+class FileLogCursor final : public core::LogCursor {
  public:
-  FileLogCursor(LogFileSet files, const runtimes::LogQuery& query, LogNotifier* notifier,
+  FileLogCursor(LogFileSet files, const core::LogQuery& query, LogNotifier* notifier,
                 std::unique_ptr<ExitSignal> exit_signal)
       : files_(std::move(files)),
         since_(query.since),
@@ -233,9 +233,9 @@ class FileLogCursor final : public runtimes::LogCursor {
     if (token_) notifier_->Disarm(token_);
   }
 
-  absl::StatusOr<std::vector<runtimes::LogEntry>> Next(size_t max) override {
+  absl::StatusOr<std::vector<core::LogEntry>> Next(size_t max) override {
     absl::MutexLock lock(&mu_);
-    std::vector<runtimes::LogEntry> out;
+    std::vector<core::LogEntry> out;
     while (!backlog_.empty() && out.size() < max && next_backlog_ < backlog_.size()) {
       out.push_back(std::move(backlog_[next_backlog_++]));
     }
@@ -255,7 +255,7 @@ class FileLogCursor final : public runtimes::LogCursor {
     // Finished when the container has exited (its monitor drained everything
     // before saying so) and we have read the live file to its end.
     if (!exit_->Exited()) return false;
-    std::vector<runtimes::LogEntry> more;
+    std::vector<core::LogEntry> more;
     ReadNew(1, &more);
     if (!more.empty()) {
       pending_.insert(pending_.end(), more.begin(), more.end());
@@ -314,7 +314,7 @@ class FileLogCursor final : public runtimes::LogCursor {
 
   // Reads what was appended since the last call; moves to the new live file once
   // the old one (rotated away) is finished.
-  void ReadNew(size_t max, std::vector<runtimes::LogEntry>* out)
+  void ReadNew(size_t max, std::vector<core::LogEntry>* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     while (!pending_.empty() && out->size() < max) {
       out->push_back(std::move(pending_.front()));
@@ -334,7 +334,7 @@ class FileLogCursor final : public runtimes::LogCursor {
       if (n > 0) {
         offset_ += n;
         carry_.append(buf, static_cast<size_t>(n));
-        std::vector<runtimes::LogEntry> entries;
+        std::vector<core::LogEntry> entries;
         SplitLines(files_, &carry_, &entries);
         for (auto& e : entries) {
           if (since_ && e.timestamp < *since_) continue;
@@ -385,9 +385,9 @@ class FileLogCursor final : public runtimes::LogCursor {
   std::unique_ptr<ExitSignal> exit_;
 
   absl::Mutex mu_;
-  std::vector<runtimes::LogEntry> backlog_ ABSL_GUARDED_BY(mu_);
+  std::vector<core::LogEntry> backlog_ ABSL_GUARDED_BY(mu_);
   size_t next_backlog_ ABSL_GUARDED_BY(mu_) = 0;
-  std::deque<runtimes::LogEntry> pending_ ABSL_GUARDED_BY(mu_);
+  std::deque<core::LogEntry> pending_ ABSL_GUARDED_BY(mu_);
   base::UniqueFd fd_ ABSL_GUARDED_BY(mu_);
   ino_t inode_ ABSL_GUARDED_BY(mu_) = 0;
   off_t offset_ ABSL_GUARDED_BY(mu_) = 0;
@@ -397,8 +397,8 @@ class FileLogCursor final : public runtimes::LogCursor {
 
 }  // namespace
 
-std::unique_ptr<runtimes::LogCursor> OpenLogCursor(LogFileSet files,
-                                                   const runtimes::LogQuery& query,
+std::unique_ptr<core::LogCursor> OpenLogCursor(LogFileSet files,
+                                                   const core::LogQuery& query,
                                                    LogNotifier* notifier,
                                                    std::unique_ptr<ExitSignal> exit_signal) {
   return std::make_unique<FileLogCursor>(std::move(files), query, notifier, std::move(exit_signal));

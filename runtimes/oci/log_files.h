@@ -17,8 +17,8 @@
 #include "absl/synchronization/mutex.h"
 #include "base/event_loop.h"
 #include "base/unique_fd.h"
-#include "runtimes/log_cursor.h"
-#include "runtimes/types.h"
+#include "core/log_cursor.h"
+#include "core/types.h"
 
 namespace zlayer::oci {
 
@@ -28,7 +28,7 @@ struct LogFileSet {
   std::string dir;
   int max_files = 3;
   // What every entry carries besides what the line holds.
-  runtimes::LogSource source;
+  core::LogSource source;
   std::optional<std::string> service;
   std::optional<std::string> deployment;
 
@@ -38,10 +38,10 @@ struct LogFileSet {
 };
 
 // Parses "<time> <stream> <P|F> <text>"; false for a malformed line.
-bool ParseCriLine(std::string_view line, runtimes::LogEntry* entry);
+bool ParseCriLine(std::string_view line, core::LogEntry* entry);
 
 // The last `tail` entries (0 = all) at or after `since`.
-absl::StatusOr<std::vector<runtimes::LogEntry>> ReadLogs(const LogFileSet& files, uint32_t tail,
+absl::StatusOr<std::vector<core::LogEntry>> ReadLogs(const LogFileSet& files, uint32_t tail,
                                                          std::optional<absl::Time> since);
 
 // Wakes log followers when a directory changes: one inotify descriptor for all
@@ -84,8 +84,8 @@ class ExitSignal {
   virtual void OnExit(std::function<void()> fn) = 0;
 };
 
-std::unique_ptr<runtimes::LogCursor> OpenLogCursor(LogFileSet files,
-                                                   const runtimes::LogQuery& query,
+std::unique_ptr<core::LogCursor> OpenLogCursor(LogFileSet files,
+                                                   const core::LogQuery& query,
                                                    LogNotifier* notifier,
                                                    std::unique_ptr<ExitSignal> exit_signal);
 

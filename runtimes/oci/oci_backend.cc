@@ -1,4 +1,4 @@
-// Set-up, images, queries, stats and waiting. Lifecycle is in oci_lifecycle.cc,
+// Set-up, queries, stats and waiting. Lifecycle is in oci_lifecycle.cc,
 // logs in oci_logs.cc, exec in oci_exec.cc, recovery in oci_recovery.cc.
 #include "runtimes/oci/oci_backend.h"
 
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "base/process.h"
@@ -20,8 +20,8 @@
 
 namespace zlayer::oci {
 
-using runtimes::ContainerId;
-using runtimes::ContainerState;
+using core::ContainerId;
+using core::ContainerState;
 
 namespace {
 
@@ -46,7 +46,8 @@ std::string DefaultMonitorPath() {
 
 }  // namespace
 
-OciBackend::OciBackend(runtimes::BackendConfig config) : config_(std::move(config)) {}
+OciBackend::OciBackend(runtimes::BackendConfig config, std::shared_ptr<images::ImageStore> images)
+    : config_(std::move(config)), images_(std::move(images)) {}
 
 OciBackend::~OciBackend() {
   // Stop the event loop and the health checks before anything their callbacks use
@@ -57,8 +58,8 @@ OciBackend::~OciBackend() {
 }
 
 absl::StatusOr<std::unique_ptr<OciBackend>> OciBackend::Create(
-    const runtimes::BackendConfig& config) {
-  std::unique_ptr<OciBackend> backend(new OciBackend(config));
+    const runtimes::BackendConfig& config, std::shared_ptr<images::ImageStore> images) {
+  std::unique_ptr<OciBackend> backend(new OciBackend(config, std::move(images)));
   if (auto s = backend->Init(); !s.ok()) return s;
   return backend;
 }
@@ -96,20 +97,13 @@ absl::Status OciBackend::Init() {
   }
 
   if (config_.container_auth.enabled) {
-    auto auth = runtimes::LoadContainerAuth(config_.container_auth);
+    auto auth = auth::LoadContainerAuth(config_.container_auth);
     if (!auth.ok()) return auth.status();
     container_auth_ = std::move(*auth);
     log->info("container auth: api_url={} socket={} token_ttl={}", container_auth_->api_url,
               container_auth_->socket_path.empty() ? "-" : container_auth_->socket_path,
               absl::FormatDuration(container_auth_->token_ttl));
   }
-
-  images::StoreOptions store;
-  store.root = config_.data_dir + "/images";
-  store.registries = config_.registries;
-  auto images = images::ImageStore::Open(store);
-  if (!images.ok()) return base::Annotate(images.status(), "image store");
-  images_ = std::move(*images);
 
   auto layout = cgroups::HostLayout::Detect();
   if (layout.ok()) {
@@ -126,7 +120,7 @@ absl::Status OciBackend::Init() {
   if (!loop.ok()) return loop.status();
   loop_ = std::move(*loop);
   inotify_.Reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-  if (!inotify_) return base::ErrnoError("inotify_init1");
+  if (!inotify_) return core::ErrnoError("inotify_init1");
   auto handle = loop_->Add(inotify_.get(), EPOLLIN, [this](uint32_t) { OnInotify(); });
   if (!handle.ok()) return handle.status();
   inotify_handle_ = *handle;
@@ -177,43 +171,17 @@ absl::StatusOr<std::shared_ptr<OciBackend::Container>> OciBackend::Find(
   absl::MutexLock lock(&mu_);
   auto it = containers_.find(id);
   if (it == containers_.end()) {
-    return base::NotFound(absl::StrCat("container ", id.ToString()), "no such container");
+    return core::NotFound(absl::StrCat("container ", id.ToString()), "no such container");
   }
   return it->second;
 }
 
 void OciBackend::Publish(Container& c) { bus_.Publish(c.id, c.state, c.outcome); }
 
-// Images -------------------------------------------------------------------------
-
-absl::StatusOr<runtimes::PullResult> OciBackend::PullImage(const runtimes::PullRequest& request,
-                                                           const runtimes::PullProgressFn& progress) {
-  return images_->Pull(request, progress);
-}
-
-absl::StatusOr<runtimes::ImportResult> OciBackend::ImportImage(const std::string& reference,
-                                                               int tar_fd) {
-  return images_->Import(reference, tar_fd);
-}
-
-absl::StatusOr<std::vector<runtimes::ImageInfo>> OciBackend::ListImages() {
-  return images_->List();
-}
-
-absl::Status OciBackend::RemoveImage(const std::string& image, bool force) {
-  return images_->Remove(image, force);
-}
-
-absl::StatusOr<runtimes::PruneResult> OciBackend::PruneImages() { return images_->Prune(); }
-
-absl::Status OciBackend::TagImage(const std::string& source, const std::string& target) {
-  return images_->Tag(source, target);
-}
-
 // Queries ------------------------------------------------------------------------
 
-runtimes::ContainerRecord OciBackend::ToRecord(const Container& c) const {
-  runtimes::ContainerRecord r;
+core::ContainerRecord OciBackend::ToRecord(const Container& c) const {
+  core::ContainerRecord r;
   r.id = c.id;
   r.deployment = c.record.deployment;
   r.image = c.record.spec.image.name;
@@ -244,13 +212,13 @@ absl::StatusOr<ContainerState> OciBackend::GetContainerState(const ContainerId& 
   return (*c)->state;
 }
 
-absl::StatusOr<std::vector<runtimes::ContainerRecord>> OciBackend::ListContainers(
-    const runtimes::ContainerFilter& filter) {
+absl::StatusOr<std::vector<core::ContainerRecord>> OciBackend::ListContainers(
+    const core::ContainerFilter& filter) {
   absl::MutexLock lock(&mu_);
-  std::vector<runtimes::ContainerRecord> out;
+  std::vector<core::ContainerRecord> out;
   out.reserve(containers_.size());
   for (const auto& [id, c] : containers_) {
-    runtimes::ContainerRecord r = ToRecord(*c);
+    core::ContainerRecord r = ToRecord(*c);
     if (filter.Matches(r)) out.push_back(std::move(r));
   }
   std::sort(out.begin(), out.end(),
@@ -258,7 +226,7 @@ absl::StatusOr<std::vector<runtimes::ContainerRecord>> OciBackend::ListContainer
   return out;
 }
 
-absl::StatusOr<runtimes::ContainerRecord> OciBackend::DescribeContainer(const ContainerId& id) {
+absl::StatusOr<core::ContainerRecord> OciBackend::DescribeContainer(const ContainerId& id) {
   auto c = Find(id);
   if (!c.ok()) return c.status();
   absl::MutexLock lock(&mu_);
@@ -278,29 +246,29 @@ absl::StatusOr<std::optional<std::string>> OciBackend::GetContainerIp(const Cont
   return std::optional<std::string>();
 }
 
-absl::StatusOr<runtimes::ContainerInspectDetails> OciBackend::InspectDetailed(
+absl::StatusOr<core::ContainerInspectDetails> OciBackend::InspectDetailed(
     const ContainerId& id) {
   auto c = Find(id);
   if (!c.ok()) return c.status();
   absl::MutexLock lock(&mu_);
-  runtimes::ContainerInspectDetails d;
+  core::ContainerInspectDetails d;
   for (const auto& e : (*c)->record.spec.endpoints) {
-    runtimes::PortMapping p;
+    core::PortMapping p;
     p.container_port = e.target_port ? e.target_port : e.port;
-    p.protocol = e.protocol == runtimes::EndpointProtocol::kUdp ? "udp" : "tcp";
+    p.protocol = e.protocol == core::EndpointProtocol::kUdp ? "udp" : "tcp";
     d.ports.push_back(p);
   }
   if ((*c)->outcome) d.exit_code = (*c)->outcome->exit_code;
   if ((*c)->record.spec.health &&
-      (*c)->record.spec.health->check != runtimes::HealthSpec::Check::kNone) {
-    d.health = health_->Get((*c)->name).value_or(runtimes::HealthDetail{});
+      (*c)->record.spec.health->check != core::HealthSpec::Check::kNone) {
+    d.health = health_->Get((*c)->name).value_or(core::HealthDetail{});
   }
   return d;
 }
 
 // Stats --------------------------------------------------------------------------
 
-absl::StatusOr<runtimes::ContainerStats> OciBackend::GetContainerStats(const ContainerId& id) {
+absl::StatusOr<core::ContainerStats> OciBackend::GetContainerStats(const ContainerId& id) {
   auto found = Find(id);
   if (!found.ok()) return found.status();
   const auto& c = *found;
@@ -310,7 +278,7 @@ absl::StatusOr<runtimes::ContainerStats> OciBackend::GetContainerStats(const Con
     absl::MutexLock lock(&mu_);
     if (c->state.phase != ContainerState::Phase::kRunning &&
         c->state.phase != ContainerState::Phase::kStopping) {
-      return base::WrongState(absl::StrCat("container ", c->name), c->state.ToString(),
+      return core::WrongState(absl::StrCat("container ", c->name), c->state.ToString(),
                               "stats exist only while it runs");
     }
     reader = c->stats;
@@ -318,21 +286,21 @@ absl::StatusOr<runtimes::ContainerStats> OciBackend::GetContainerStats(const Con
   }
   if (!reader) {
     if (!layout_ || !pid) {
-      return base::Unsupported("stats on a host whose cgroup layout is unknown");
+      return core::Unsupported("stats on a host whose cgroup layout is unknown");
     }
     auto paths = cgroups::LocateByPid(*layout_, static_cast<pid_t>(*pid));
-    if (!paths.ok()) return base::Annotate(paths.status(), absl::StrCat("container ", c->name));
+    if (!paths.ok()) return core::Annotate(paths.status(), absl::StrCat("container ", c->name));
     auto opened = cgroups::StatsReader::Open(*paths);
-    if (!opened.ok()) return base::Annotate(opened.status(), absl::StrCat("container ", c->name));
+    if (!opened.ok()) return core::Annotate(opened.status(), absl::StrCat("container ", c->name));
     reader = std::move(*opened);
     absl::MutexLock lock(&mu_);
     c->stats = reader;
   }
   auto read = reader->Read();
   if (!read.ok()) {
-    return base::Annotate(read.status(), absl::StrCat("container ", c->name));
+    return core::Annotate(read.status(), absl::StrCat("container ", c->name));
   }
-  runtimes::ContainerStats out;
+  core::ContainerStats out;
   out.id = id;
   out.timestamp = base::NowRealtime();
   out.cgroup = std::move(*read);
@@ -353,15 +321,15 @@ bool OciBackend::AwaitExit(Container& c, absl::Duration timeout) {
   return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
 }
 
-absl::StatusOr<runtimes::WaitOutcome> OciBackend::WaitOutcomeOf(const ContainerId& id) {
+absl::StatusOr<core::WaitOutcome> OciBackend::WaitOutcomeOf(const ContainerId& id) {
   auto c = Find(id);
   if (!c.ok()) return c.status();
   AwaitExit(**c, absl::InfiniteDuration());
   absl::MutexLock lock(&mu_);
   if ((*c)->removed) {
-    return base::NotFound(absl::StrCat("container ", id.ToString()), "container was removed");
+    return core::NotFound(absl::StrCat("container ", id.ToString()), "container was removed");
   }
-  return (*c)->outcome.value_or(runtimes::WaitOutcome::Exited((*c)->state.exit_code));
+  return (*c)->outcome.value_or(core::WaitOutcome::Exited((*c)->state.exit_code));
 }
 
 absl::StatusOr<int> OciBackend::WaitContainer(const ContainerId& id) {
@@ -370,26 +338,26 @@ absl::StatusOr<int> OciBackend::WaitContainer(const ContainerId& id) {
   return outcome->exit_code;
 }
 
-absl::StatusOr<std::unique_ptr<runtimes::Subscription>> OciBackend::Watch(
-    const ContainerId& id, runtimes::WatchFn on_event) {
+absl::StatusOr<std::unique_ptr<core::Subscription>> OciBackend::Watch(
+    const ContainerId& id, core::WatchFn on_event) {
   return bus_.Subscribe(id, std::move(on_event));
 }
 
 void OciBackend::StartHealth(const std::shared_ptr<Container>& c) {
-  std::optional<runtimes::HealthSpec> spec;
+  std::optional<core::HealthSpec> spec;
   pid_t pid = 0;
   {
     absl::MutexLock lock(&mu_);
     spec = c->record.spec.health;
     if (c->init_pid) pid = static_cast<pid_t>(*c->init_pid);
   }
-  if (!spec || spec->check == runtimes::HealthSpec::Check::kNone || pid <= 0) return;
-  const runtimes::ContainerId id = c->id;
+  if (!spec || spec->check == core::HealthSpec::Check::kNone || pid <= 0) return;
+  const core::ContainerId id = c->id;
   const std::string monitor = monitor_path_;
-  auto probe = [this, id, pid, monitor](const runtimes::HealthSpec& h) -> HealthProbeResult {
+  auto probe = [this, id, pid, monitor](const core::HealthSpec& h) -> HealthProbeResult {
     const absl::Duration timeout = h.timeout > absl::ZeroDuration() ? h.timeout : absl::Seconds(30);
-    if (h.check == runtimes::HealthSpec::Check::kCommand) {
-      runtimes::ExecRequest req;
+    if (h.check == core::HealthSpec::Check::kCommand) {
+      core::ExecRequest req;
       req.id = id;
       req.command = h.command;
       req.timeout = timeout;
@@ -409,10 +377,18 @@ void OciBackend::StartHealth(const std::shared_ptr<Container>& c) {
 
 void RegisterOciBackend(runtimes::BackendRegistry* registry) {
   registry->Register("oci", [](const runtimes::BackendConfig& config)
-                                -> absl::StatusOr<std::unique_ptr<runtimes::Runtime>> {
-    auto backend = OciBackend::Create(config);
+                                -> absl::StatusOr<runtimes::Backend> {
+    // The store opens first: recovery asks it which images containers still use.
+    if (auto s = base::MakeDirs(config.data_dir, 0711); !s.ok()) return s;
+    images::StoreOptions store;
+    store.root = config.data_dir + "/images";
+    store.registries = config.registries;
+    auto images = images::ImageStore::Open(store);
+    if (!images.ok()) return core::Annotate(images.status(), "image store");
+    std::shared_ptr<images::ImageStore> shared_images = std::move(*images);
+    auto backend = OciBackend::Create(config, shared_images);
     if (!backend.ok()) return backend.status();
-    return std::unique_ptr<runtimes::Runtime>(std::move(*backend));
+    return runtimes::Backend{std::move(*backend), std::move(shared_images)};
   });
 }
 

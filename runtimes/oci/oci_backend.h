@@ -20,83 +20,75 @@
 #include "cgroups/layout.h"
 #include "cgroups/stats_reader.h"
 #include "images/image_store.h"
-#include "runtimes/container_auth.h"
+#include "auth/container_auth.h"
 #include "runtimes/backend_config.h"
 #include "runtimes/backend_registry.h"
 #include "runtimes/oci/container_record.h"
 #include "runtimes/oci/health.h"
 #include "runtimes/oci/log_files.h"
 #include "runtimes/oci/runtime_cli.h"
-#include "runtimes/runtime.h"
+#include "core/container_runtime.h"
 #include "runtimes/state_bus.h"
 
 namespace zlayer::oci {
 
-class OciBackend final : public runtimes::Runtime {
+class OciBackend final : public core::ContainerRuntime {
  public:
-  // Probes the OCI runtime, opens the image store and recovers every container
-  // found on disk. FAILED_PRECONDITION when no runtime works here.
-  static absl::StatusOr<std::unique_ptr<OciBackend>> Create(const runtimes::BackendConfig& config);
+  // Probes the OCI runtime and recovers every container found on disk. Root file
+  // systems come from `images`, which the agent also serves as the image half of
+  // the contract. FAILED_PRECONDITION when no runtime works here.
+  static absl::StatusOr<std::unique_ptr<OciBackend>> Create(
+      const runtimes::BackendConfig& config, std::shared_ptr<images::ImageStore> images);
   ~OciBackend() override;
 
   std::string BackendName() const override { return "oci"; }
   std::string RuntimeDescription() const override;
 
-  // Images: the image store's.
-  absl::StatusOr<runtimes::PullResult> PullImage(const runtimes::PullRequest& request,
-                                                 const runtimes::PullProgressFn& progress) override;
-  absl::StatusOr<runtimes::ImportResult> ImportImage(const std::string& reference,
-                                                     int tar_fd) override;
-  absl::StatusOr<std::vector<runtimes::ImageInfo>> ListImages() override;
-  absl::Status RemoveImage(const std::string& image, bool force) override;
-  absl::StatusOr<runtimes::PruneResult> PruneImages() override;
-  absl::Status TagImage(const std::string& source, const std::string& target) override;
-
   // Lifecycle (oci_lifecycle.cc).
-  absl::Status CreateContainer(const runtimes::ContainerId& id, const runtimes::ServiceSpec& spec,
+  absl::Status CreateContainer(const core::ContainerId& id, const core::ServiceSpec& spec,
                                const std::string& deployment) override;
-  absl::Status StartContainer(const runtimes::ContainerId& id) override;
-  absl::Status StopContainer(const runtimes::ContainerId& id,
+  absl::Status StartContainer(const core::ContainerId& id) override;
+  absl::Status StopContainer(const core::ContainerId& id,
                              std::optional<absl::Duration> timeout) override;
-  absl::Status KillContainer(const runtimes::ContainerId& id,
+  absl::Status KillContainer(const core::ContainerId& id,
                              std::optional<std::string> signal) override;
-  absl::Status RemoveContainer(const runtimes::ContainerId& id, bool force) override;
+  absl::Status RemoveContainer(const core::ContainerId& id, bool force) override;
 
   // Queries.
-  absl::StatusOr<runtimes::ContainerState> GetContainerState(const runtimes::ContainerId& id) override;
-  absl::StatusOr<std::vector<runtimes::ContainerRecord>> ListContainers(
-      const runtimes::ContainerFilter& filter) override;
-  absl::StatusOr<runtimes::ContainerRecord> DescribeContainer(const runtimes::ContainerId& id) override;
-  absl::StatusOr<std::optional<uint32_t>> GetContainerPid(const runtimes::ContainerId& id) override;
-  absl::StatusOr<std::optional<std::string>> GetContainerIp(const runtimes::ContainerId& id) override;
-  absl::StatusOr<runtimes::ContainerInspectDetails> InspectDetailed(
-      const runtimes::ContainerId& id) override;
+  absl::StatusOr<core::ContainerState> GetContainerState(const core::ContainerId& id) override;
+  absl::StatusOr<std::vector<core::ContainerRecord>> ListContainers(
+      const core::ContainerFilter& filter) override;
+  absl::StatusOr<core::ContainerRecord> DescribeContainer(const core::ContainerId& id) override;
+  absl::StatusOr<std::optional<uint32_t>> GetContainerPid(const core::ContainerId& id) override;
+  absl::StatusOr<std::optional<std::string>> GetContainerIp(const core::ContainerId& id) override;
+  absl::StatusOr<core::ContainerInspectDetails> InspectDetailed(
+      const core::ContainerId& id) override;
 
   // Logs (oci_logs.cc).
-  absl::StatusOr<std::vector<runtimes::LogEntry>> ContainerLogs(const runtimes::ContainerId& id,
+  absl::StatusOr<std::vector<core::LogEntry>> ContainerLogs(const core::ContainerId& id,
                                                                 uint32_t tail) override;
-  absl::StatusOr<std::unique_ptr<runtimes::LogCursor>> OpenLogs(
-      const runtimes::ContainerId& id, const runtimes::LogQuery& query) override;
+  absl::StatusOr<std::unique_ptr<core::LogCursor>> OpenLogs(
+      const core::ContainerId& id, const core::LogQuery& query) override;
 
   // Exec (oci_exec.cc).
-  absl::StatusOr<runtimes::ExecResult> Exec(const runtimes::ExecRequest& request) override;
-  absl::StatusOr<std::unique_ptr<runtimes::Subscription>> ExecStream(
-      const runtimes::ExecRequest& request, runtimes::ExecEventFn on_event) override;
+  absl::StatusOr<core::ExecResult> Exec(const core::ExecRequest& request) override;
+  absl::StatusOr<std::unique_ptr<core::Subscription>> ExecStream(
+      const core::ExecRequest& request, core::ExecEventFn on_event) override;
 
   // Stats.
-  absl::StatusOr<runtimes::ContainerStats> GetContainerStats(const runtimes::ContainerId& id) override;
+  absl::StatusOr<core::ContainerStats> GetContainerStats(const core::ContainerId& id) override;
 
   // Wait.
-  absl::StatusOr<int> WaitContainer(const runtimes::ContainerId& id) override;
-  absl::StatusOr<runtimes::WaitOutcome> WaitOutcomeOf(const runtimes::ContainerId& id) override;
-  absl::StatusOr<std::unique_ptr<runtimes::Subscription>> Watch(const runtimes::ContainerId& id,
-                                                                runtimes::WatchFn on_event) override;
+  absl::StatusOr<int> WaitContainer(const core::ContainerId& id) override;
+  absl::StatusOr<core::WaitOutcome> WaitOutcomeOf(const core::ContainerId& id) override;
+  absl::StatusOr<std::unique_ptr<core::Subscription>> Watch(const core::ContainerId& id,
+                                                                core::WatchFn on_event) override;
 
  private:
   struct Container;
   friend class ExecSession;
 
-  explicit OciBackend(runtimes::BackendConfig config);
+  OciBackend(runtimes::BackendConfig config, std::shared_ptr<images::ImageStore> images);
   absl::Status Init();
   absl::Status PrepareMonitorCgroup();
 
@@ -121,19 +113,19 @@ class OciBackend final : public runtimes::Runtime {
   // Starts the spec's health check for a running container (no-op without one).
   void StartHealth(const std::shared_ptr<Container>& c);
 
-  absl::StatusOr<std::shared_ptr<Container>> Find(const runtimes::ContainerId& id) const;
-  runtimes::ContainerRecord ToRecord(const Container& c) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::shared_ptr<Container>> Find(const core::ContainerId& id) const;
+  core::ContainerRecord ToRecord(const Container& c) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string ContainerDir(const std::string& name) const;
   LogFileSet LogsOf(const Container& c) const;
 
   const runtimes::BackendConfig config_;
+  const std::shared_ptr<images::ImageStore> images_;
   std::unique_ptr<RuntimeCli> runtime_;
-  std::unique_ptr<images::ImageStore> images_;
   std::unique_ptr<base::EventLoop> loop_;
   std::optional<cgroups::HostLayout> layout_;
   std::string monitor_path_;
   // Set when container_auth is configured: every new container gets a token.
-  std::optional<runtimes::ContainerAuthContext> container_auth_;
+  std::optional<auth::ContainerAuthContext> container_auth_;
   // cgroup.procs files a monitor writes itself into (one per hierarchy).
   std::vector<std::string> monitor_cgroup_procs_;
   base::UniqueFd inotify_;
@@ -142,13 +134,13 @@ class OciBackend final : public runtimes::Runtime {
   std::unique_ptr<HealthChecker> health_;
 
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<runtimes::ContainerId, std::shared_ptr<Container>> containers_
+  absl::flat_hash_map<core::ContainerId, std::shared_ptr<Container>> containers_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<int, std::shared_ptr<Container>> by_watch_ ABSL_GUARDED_BY(mu_);
   runtimes::StateBus bus_;
 };
 
-// Registers "oci" in a backend registry.
+// Registers "oci" in a backend registry: the image store and this backend over it.
 void RegisterOciBackend(runtimes::BackendRegistry* registry);
 
 }  // namespace zlayer::oci

@@ -16,7 +16,7 @@
 namespace zlayer::oci {
 
 struct OciBackend::Container {
-  runtimes::ContainerId id;
+  core::ContainerId id;
   std::string name;  // "<service>-rep-<N>": also the runtime's container id
   std::string dir;   // <data_dir>/containers/<name>
 
@@ -27,8 +27,8 @@ struct OciBackend::Container {
   // Everything below is guarded by OciBackend::mu_.
   ContainerRecordFile record;
   nlohmann::json config;  // the bundle's config.json, for exec
-  runtimes::ContainerState state;
-  std::optional<runtimes::WaitOutcome> outcome;
+  core::ContainerState state;
+  std::optional<core::WaitOutcome> outcome;
   std::optional<uint32_t> init_pid;
   unsigned long long init_start_ticks = 0;
   pid_t monitor_pid = 0;
@@ -40,6 +40,13 @@ struct OciBackend::Container {
   bool starting = false;
   bool removed = false;
   std::shared_ptr<cgroups::StatsReader> stats;
+
+  // Failed with `why`, and the runtime-error outcome that Wait reports for it.
+  // Callers hold OciBackend::mu_.
+  void MarkFailed(std::string why, std::optional<absl::Time> finished_at) {
+    outcome = core::WaitOutcome::RuntimeError(why, finished_at);
+    state = core::ContainerState::Failed(std::move(why));
+  }
 
   std::string StateDir() const { return dir + "/state"; }
   std::string Rootfs() const { return dir + "/rootfs"; }

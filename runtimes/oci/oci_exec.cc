@@ -21,7 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "base/process.h"
@@ -30,7 +30,7 @@
 
 namespace zlayer::oci {
 
-using runtimes::ExecEvent;
+using core::ExecEvent;
 
 namespace {
 
@@ -50,9 +50,9 @@ base::UniqueFd MakeTimer(absl::Duration after) {
 
 // One exec, from spawn to the exit event. All callbacks run on the backend's event
 // loop; the owner destroys it from another thread, which unregisters them first.
-class ExecSession final : public runtimes::Subscription {
+class ExecSession final : public core::Subscription {
  public:
-  ExecSession(base::EventLoop* loop, runtimes::ExecEventFn sink, size_t max_chunk)
+  ExecSession(base::EventLoop* loop, core::ExecEventFn sink, size_t max_chunk)
       : loop_(loop), sink_(std::move(sink)), max_chunk_(max_chunk) {}
 
   ~ExecSession() override {
@@ -78,7 +78,7 @@ class ExecSession final : public runtimes::Subscription {
     pid_file_ = std::move(pid_file);
     int out[2], err[2];
     if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
-      return base::ErrnoError("exec: pipe2");
+      return core::ErrnoError("exec: pipe2");
     }
     out_.Reset(out[0]);
     err_.Reset(err[0]);
@@ -232,7 +232,7 @@ class ExecSession final : public runtimes::Subscription {
   }
 
   base::EventLoop* loop_;
-  runtimes::ExecEventFn sink_;
+  core::ExecEventFn sink_;
   size_t max_chunk_;
   std::optional<base::ChildProcess> child_;
   base::UniqueFd out_, err_, deadline_timer_, drain_timer_;
@@ -247,17 +247,17 @@ class ExecSession final : public runtimes::Subscription {
   std::atomic<bool> finished_{false};
 };
 
-absl::StatusOr<std::unique_ptr<runtimes::Subscription>> OciBackend::ExecStream(
-    const runtimes::ExecRequest& request, runtimes::ExecEventFn on_event) {
-  if (request.command.empty()) return base::InvalidSpec("exec: command must not be empty");
+absl::StatusOr<std::unique_ptr<core::Subscription>> OciBackend::ExecStream(
+    const core::ExecRequest& request, core::ExecEventFn on_event) {
+  if (request.command.empty()) return core::InvalidSpec("exec: command must not be empty");
   auto found = Find(request.id);
   if (!found.ok()) return found.status();
   const auto& c = *found;
   nlohmann::json config;
   {
     absl::MutexLock lock(&mu_);
-    if (c->state.phase != runtimes::ContainerState::Phase::kRunning) {
-      return base::WrongState(absl::StrCat("container ", c->name), c->state.ToString(),
+    if (c->state.phase != core::ContainerState::Phase::kRunning) {
+      return core::WrongState(absl::StrCat("container ", c->name), c->state.ToString(),
                               "exec needs a running container");
     }
     config = c->config;
@@ -268,10 +268,10 @@ absl::StatusOr<std::unique_ptr<runtimes::Subscription>> OciBackend::ExecStream(
   // The process spec travels in a memfd the runtime reads as /proc/self/fd/3: no
   // temp file to leak.
   base::UniqueFd memfd(::memfd_create("exec-process", MFD_CLOEXEC));
-  if (!memfd) return base::ErrnoError("memfd_create");
+  if (!memfd) return core::ErrnoError("memfd_create");
   const std::string text = process->dump();
   if (::write(memfd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-    return base::ErrnoError("write exec process spec");
+    return core::ErrnoError("write exec process spec");
   }
   ::lseek(memfd.get(), 0, SEEK_SET);
   const std::string pid_file = absl::StrCat(config_.run_dir, "/exec-", c->name, "-",
@@ -283,13 +283,13 @@ absl::StatusOr<std::unique_ptr<runtimes::Subscription>> OciBackend::ExecStream(
                                          runtime_->root(), pid_file, c->name};
   if (auto s = session->Start(argv, memfd.get(), pid_file, request.timeout); !s.ok()) return s;
   base::Logger("oci")->debug("exec started container_id={} argv0={}", c->name, request.command[0]);
-  return std::unique_ptr<runtimes::Subscription>(std::move(session));
+  return std::unique_ptr<core::Subscription>(std::move(session));
 }
 
-absl::StatusOr<runtimes::ExecResult> OciBackend::Exec(const runtimes::ExecRequest& request) {
+absl::StatusOr<core::ExecResult> OciBackend::Exec(const core::ExecRequest& request) {
   struct Collected {
     absl::Mutex mu;
-    runtimes::ExecResult result;
+    core::ExecResult result;
     absl::Status status;
     absl::Notification done;
   };

@@ -13,20 +13,21 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "base/process.h"
 #include "base/time_util.h"
 #include "runtimes/oci/bundle.h"
 #include "runtimes/oci/oci_container.h"
-#include "runtimes/signals.h"
+#include "core/signals.h"
+#include "images/reference.h"
 
 namespace zlayer::oci {
 
-using runtimes::ContainerId;
-using runtimes::ContainerState;
-using Phase = runtimes::ContainerState::Phase;
+using core::ContainerId;
+using core::ContainerState;
+using Phase = core::ContainerState::Phase;
 
 namespace {
 
@@ -45,8 +46,8 @@ absl::StatusOr<int> StopSignalNumber(const std::string& name) {
   if (name.empty()) return SIGTERM;
   std::string sig = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(name));
   if (!absl::StartsWith(sig, "SIG")) sig = "SIG" + sig;
-  auto n = runtimes::SignalNumber(sig);
-  if (!n) return base::InvalidSpec(absl::StrCat("stop signal '", name, "' is not a signal"));
+  auto n = core::SignalNumber(sig);
+  if (!n) return core::InvalidSpec(absl::StrCat("stop signal '", name, "' is not a signal"));
   return *n;
 }
 
@@ -54,10 +55,10 @@ absl::StatusOr<int> StopSignalNumber(const std::string& name) {
 
 // Create -------------------------------------------------------------------------
 
-absl::Status OciBackend::CreateContainer(const ContainerId& id, const runtimes::ServiceSpec& spec,
+absl::Status OciBackend::CreateContainer(const ContainerId& id, const core::ServiceSpec& spec,
                                          const std::string& deployment) {
   auto log = base::Logger("oci");
-  if (auto s = runtimes::ValidateContainerId(id); !s.ok()) return s;
+  if (auto s = core::ValidateContainerId(id); !s.ok()) return s;
   if (auto s = ValidateSpec(spec); !s.ok()) return s;
   if (spec.health) {
     if (auto s = ValidateHealth(*spec.health); !s.ok()) return s;
@@ -75,7 +76,7 @@ absl::Status OciBackend::CreateContainer(const ContainerId& id, const runtimes::
   {
     absl::MutexLock lock(&mu_);
     if (containers_.contains(id)) {
-      return base::AlreadyExists(absl::StrCat("container ", c->name),
+      return core::AlreadyExists(absl::StrCat("container ", c->name),
                                  "remove it first or pick another replica number");
     }
     containers_.emplace(id, c);
@@ -91,24 +92,24 @@ absl::Status OciBackend::CreateContainer(const ContainerId& id, const runtimes::
     absl::MutexLock lock(&mu_);
     c->removed = true;
     containers_.erase(id);
-    bus_.Remove(id, base::NotFound(absl::StrCat("container ", c->name),
+    bus_.Remove(id, core::NotFound(absl::StrCat("container ", c->name),
                                    absl::StrCat("create failed: ", status.message())));
     return status;
   };
 
   // The image: present, or pulled as the spec's policy allows.
   absl::StatusOr<images::ResolvedImage> image = absl::NotFoundError("");
-  if (spec.image.pull_policy != runtimes::PullPolicy::kAlways) {
+  if (spec.image.pull_policy != core::PullPolicy::kAlways) {
     image = images_->Resolve(spec.image.name);
   }
   if (!image.ok()) {
     if (!absl::IsNotFound(image.status())) return fail(image.status());
-    if (spec.image.pull_policy == runtimes::PullPolicy::kNever) {
-      return fail(base::WrongState(absl::StrCat("image ", spec.image.name), "not present",
+    if (spec.image.pull_policy == core::PullPolicy::kNever) {
+      return fail(core::WrongState(absl::StrCat("image ", spec.image.name), "not present",
                                    "its pull_policy is never: pull it first"));
     }
-    runtimes::PullRequest pull{spec.image.name, spec.image.pull_policy, spec.image.auth};
-    auto pulled = images_->Pull(pull, nullptr);
+    core::PullRequest pull{spec.image.name, spec.image.pull_policy, spec.image.auth};
+    auto pulled = images_->PullImage(pull, nullptr);
     if (!pulled.ok()) return fail(pulled.status());
     image = images_->Resolve(pulled->reference);
     if (!image.ok()) return fail(image.status());
@@ -161,20 +162,15 @@ absl::Status OciBackend::CreateContainer(const ContainerId& id, const runtimes::
 absl::Status OciBackend::PrepareRootfs(Container& c) {
   if (IsMountPoint(c.Rootfs())) return absl::OkStatus();
   // After a reboot the overlay is gone; the pinned manifest still has its layers.
-  std::string ref;
+  std::string pinned;
   {
     absl::MutexLock lock(&mu_);
-    const std::string& r = c.record.image_reference;
-    const auto at = r.find('@');
-    const auto colon = r.rfind(':');
-    const std::string repo =
-        at != std::string::npos ? r.substr(0, at)
-        : (colon != std::string::npos && colon > r.rfind('/')) ? r.substr(0, colon)
-                                                               : r;
-    ref = absl::StrCat(repo, "@", c.record.manifest_digest);
+    auto ref = images::ParseReference(c.record.image_reference);
+    if (!ref.ok()) return core::Annotate(ref.status(), absl::StrCat("container ", c.name));
+    pinned = absl::StrCat(ref->Name(), "@", c.record.manifest_digest);
   }
-  auto image = images_->Resolve(ref);
-  if (!image.ok()) return base::Annotate(image.status(), absl::StrCat("container ", c.name));
+  auto image = images_->Resolve(pinned);
+  if (!image.ok()) return core::Annotate(image.status(), absl::StrCat("container ", c.name));
   return images::MountRootfs(image->layer_dirs, c.dir + "/fs/upper", c.dir + "/fs/work", c.Rootfs());
 }
 
@@ -189,15 +185,15 @@ absl::Status OciBackend::StartContainer(const ContainerId& id) {
   bool restart = false;
   {
     absl::MutexLock lock(&mu_);
-    if (c->removed) return base::NotFound(absl::StrCat("container ", c->name), "removed");
+    if (c->removed) return core::NotFound(absl::StrCat("container ", c->name), "removed");
     restart = c->state.IsTerminal();
     switch (c->state.phase) {
       case Phase::kRunning:
       case Phase::kStopping:
-        return base::WrongState(absl::StrCat("container ", c->name), c->state.ToString(),
+        return core::WrongState(absl::StrCat("container ", c->name), c->state.ToString(),
                                 "it is already running");
       case Phase::kPending:
-        return base::WrongState(absl::StrCat("container ", c->name), "pending",
+        return core::WrongState(absl::StrCat("container ", c->name), "pending",
                                 "wait for create to finish");
       default:
         break;
@@ -226,13 +222,7 @@ absl::Status OciBackend::StartContainer(const ContainerId& id) {
       // The monitor wrote exit.json with the runtime's complaint; if it could not even
       // do that, record the failure here.
       if (::access((c->StateDir() + "/exit.json").c_str(), F_OK) != 0) {
-        c->state = ContainerState::Failed(std::string(launched.message()));
-        runtimes::WaitOutcome o;
-        o.exit_code = 128;
-        o.reason = runtimes::WaitReason::kRuntimeError;
-        o.message = std::string(launched.message());
-        o.finished_at = base::NowRealtime();
-        c->outcome = o;
+        c->MarkFailed(std::string(launched.message()), base::NowRealtime());
         Publish(*c);
       }
     }
@@ -276,7 +266,7 @@ absl::Status OciBackend::StartContainer(const ContainerId& id) {
 absl::Status OciBackend::LaunchMonitor(Container& c, pid_t* monitor_pid, pid_t* init_pid,
                                        std::string* error) {
   int sync[2];
-  if (::pipe2(sync, O_CLOEXEC) != 0) return base::ErrnoError("pipe2");
+  if (::pipe2(sync, O_CLOEXEC) != 0) return core::ErrnoError("pipe2");
   base::UniqueFd sync_r(sync[0]), sync_w(sync[1]);
   base::UniqueFd monitor_log(::open((c.StateDir() + "/monitor.log").c_str(),
                                     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
@@ -301,19 +291,19 @@ absl::Status OciBackend::LaunchMonitor(Container& c, pid_t* monitor_pid, pid_t* 
   spawn.stderr_fd = monitor_log ? monitor_log.get() : -1;
   spawn.extra_fds = {{sync_w.get(), 3}};
   auto child = base::ChildProcess::Spawn(spawn);
-  if (!child.ok()) return base::Annotate(child.status(), "start the container monitor");
+  if (!child.ok()) return core::Annotate(child.status(), "start the container monitor");
   sync_w.Reset();
   // The first process only forks the real monitor and exits.
   auto forked = child->Wait(absl::Now() + absl::Seconds(10));
   if (!forked.ok() || forked->code != 0) {
-    return base::Internal(absl::StrCat("container monitor for ", c.name, " failed to detach"));
+    return core::Internal(absl::StrCat("container monitor for ", c.name, " failed to detach"));
   }
   std::string reply;
   const absl::Time deadline = absl::Now() + kMonitorStartTimeout;
   for (;;) {
     const int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
     if (left <= 0) {
-      return base::Internal(absl::StrCat("container ", c.name, ": the OCI runtime did not start it within ",
+      return core::Internal(absl::StrCat("container ", c.name, ": the OCI runtime did not start it within ",
                                          absl::FormatDuration(kMonitorStartTimeout)));
     }
     struct pollfd pfd = {sync_r.get(), POLLIN, 0};
@@ -329,12 +319,12 @@ absl::Status OciBackend::LaunchMonitor(Container& c, pid_t* monitor_pid, pid_t* 
   auto json = nlohmann::json::parse(reply, nullptr, false);
   if (json.is_discarded() || !json.is_object()) {
     auto mlog = base::ReadFile(c.StateDir() + "/monitor.log");
-    return base::Internal(absl::StrCat("container ", c.name, ": the monitor ended without a report",
+    return core::Internal(absl::StrCat("container ", c.name, ": the monitor ended without a report",
                                        mlog.ok() && !mlog->empty() ? absl::StrCat(": ", *mlog) : ""));
   }
   if (!json.value("ok", false)) {
     *error = json.value("error", "unknown runtime error");
-    return base::Internal(absl::StrCat("container ", c.name, ": ", runtime_->info().name,
+    return core::Internal(absl::StrCat("container ", c.name, ": ", runtime_->info().name,
                                        " could not start it: ", *error));
   }
   *monitor_pid = json.value("monitor_pid", 0);
@@ -386,7 +376,7 @@ void OciBackend::CheckExit(const std::shared_ptr<Container>& c) {
   health_->Stop(c->name);
   auto log = base::Logger("oci");
   log->info("container exited container_id={} service={} exit_code={} reason={}{}", c->name,
-            c->id.service, record->exit_code, runtimes::WaitReasonName(record->ToOutcome().reason),
+            c->id.service, record->exit_code, core::WaitReasonName(record->ToOutcome().reason),
             record->error.empty() ? "" : absl::StrCat(" error=\"", record->error, "\""));
 }
 
@@ -405,13 +395,7 @@ void OciBackend::OnMonitorGone(const std::shared_ptr<Container>& c) {
       lost = true;
       const std::string why = absl::StrCat("the container's monitor (pid ", monitor,
                                            ") died; its exit status is unknown");
-      c->state = ContainerState::Failed(why);
-      runtimes::WaitOutcome o;
-      o.exit_code = 128;
-      o.reason = runtimes::WaitReason::kRuntimeError;
-      o.message = why;
-      o.finished_at = base::NowRealtime();
-      c->outcome = o;
+      c->MarkFailed(why, base::NowRealtime());
       c->stats.reset();
       Publish(*c);
     }
@@ -498,12 +482,12 @@ absl::Status OciBackend::StopContainer(const ContainerId& id, std::optional<absl
   log->info("stop timeout reached, killing container_id={}", c->name);
   if (auto s = SignalInit(*c, SIGKILL); !s.ok()) return s;
   if (AwaitExit(*c, kKillTimeout)) return absl::OkStatus();
-  return base::Internal(absl::StrCat("container ", c->name, " did not exit after SIGKILL within ",
+  return core::Internal(absl::StrCat("container ", c->name, " did not exit after SIGKILL within ",
                                      absl::FormatDuration(kKillTimeout)));
 }
 
 absl::Status OciBackend::KillContainer(const ContainerId& id, std::optional<std::string> signal) {
-  auto canonical = runtimes::ValidateSignal(signal.value_or("SIGKILL"));
+  auto canonical = core::ValidateSignal(signal.value_or("SIGKILL"));
   if (!canonical.ok()) return canonical.status();
   auto found = Find(id);
   if (!found.ok()) return found.status();
@@ -511,12 +495,12 @@ absl::Status OciBackend::KillContainer(const ContainerId& id, std::optional<std:
   {
     absl::MutexLock lock(&mu_);
     if (c->state.phase != Phase::kRunning && c->state.phase != Phase::kStopping) {
-      return base::WrongState(absl::StrCat("container ", c->name), c->state.ToString(),
+      return core::WrongState(absl::StrCat("container ", c->name), c->state.ToString(),
                               "only a running container can be signalled");
     }
   }
   base::Logger("oci")->info("signalling container container_id={} signal={}", c->name, *canonical);
-  return SignalInit(*c, *runtimes::SignalNumber(*canonical));
+  return SignalInit(*c, *core::SignalNumber(*canonical));
 }
 
 // Remove -------------------------------------------------------------------------
@@ -530,17 +514,17 @@ absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
   bool running;
   {
     absl::MutexLock lock(&mu_);
-    if (c->removed) return base::NotFound(absl::StrCat("container ", c->name), "removed");
+    if (c->removed) return core::NotFound(absl::StrCat("container ", c->name), "removed");
     running = c->state.phase == Phase::kRunning || c->state.phase == Phase::kStopping;
   }
   if (running) {
     if (!force) {
-      return base::WrongState(absl::StrCat("container ", c->name), "running",
+      return core::WrongState(absl::StrCat("container ", c->name), "running",
                               "stop it first, or remove with force");
     }
     (void)SignalInit(*c, SIGKILL);
     if (!AwaitExit(*c, kKillTimeout)) {
-      return base::Internal(absl::StrCat("container ", c->name,
+      return core::Internal(absl::StrCat("container ", c->name,
                                          " did not exit after SIGKILL; not removed"));
     }
   }
@@ -565,7 +549,7 @@ absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
     }
   }
   if (auto s = images::UnmountRootfs(c->Rootfs()); !s.ok()) {
-    return base::Annotate(s, absl::StrCat("remove container ", c->name));
+    return core::Annotate(s, absl::StrCat("remove container ", c->name));
   }
   base::EventLoop::Handle handle = 0;
   {
@@ -579,7 +563,7 @@ absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
   }
   if (handle) loop_->Remove(handle);
   if (auto s = base::RemoveTree(c->dir); !s.ok()) {
-    return base::Annotate(s, absl::StrCat("remove container ", c->name));
+    return core::Annotate(s, absl::StrCat("remove container ", c->name));
   }
   (void)images_->RemoveUser(c->name);
   health_->Stop(c->name);
@@ -587,7 +571,7 @@ absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
     absl::MutexLock lock(&mu_);
     c->removed = true;
     containers_.erase(id);
-    bus_.Remove(id, base::NotFound(absl::StrCat("container ", c->name), "container was removed"));
+    bus_.Remove(id, core::NotFound(absl::StrCat("container ", c->name), "container was removed"));
   }
   log->info("container removed container_id={} service={}", c->name, id.service);
   return absl::OkStatus();

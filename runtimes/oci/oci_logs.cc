@@ -9,8 +9,8 @@ namespace {
 // Knows from the state bus whether the container can still write.
 class BusExitSignal final : public ExitSignal {
  public:
-  BusExitSignal(runtimes::StateBus& bus, const runtimes::ContainerId& id) {
-    auto sub = bus.Subscribe(id, [this](const runtimes::WatchEvent& ev) {
+  BusExitSignal(runtimes::StateBus& bus, const core::ContainerId& id) {
+    auto sub = bus.Subscribe(id, [this](const core::WatchEvent& ev) {
       if (!ev.state.IsTerminal() && ev.error.ok()) return;
       std::function<void()> fn;
       {
@@ -49,7 +49,7 @@ class BusExitSignal final : public ExitSignal {
   absl::Mutex mu_;
   bool exited_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void()> fn_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<runtimes::Subscription> sub_;
+  std::unique_ptr<core::Subscription> sub_;
 };
 
 }  // namespace
@@ -58,17 +58,17 @@ LogFileSet OciBackend::LogsOf(const Container& c) const {
   LogFileSet files;
   files.dir = c.LogDir();
   files.max_files = config_.log_max_files;
-  files.source.kind = c.record.spec.rtype == runtimes::ServiceType::kJob
-                          ? runtimes::LogSource::Kind::kJob
-                          : runtimes::LogSource::Kind::kContainer;
+  files.source.kind = c.record.spec.rtype == core::ServiceType::kJob
+                          ? core::LogSource::Kind::kJob
+                          : core::LogSource::Kind::kContainer;
   files.source.name = c.name;
   files.service = c.id.service;
   if (!c.record.deployment.empty()) files.deployment = c.record.deployment;
   return files;
 }
 
-absl::StatusOr<std::vector<runtimes::LogEntry>> OciBackend::ContainerLogs(
-    const runtimes::ContainerId& id, uint32_t tail) {
+absl::StatusOr<std::vector<core::LogEntry>> OciBackend::ContainerLogs(
+    const core::ContainerId& id, uint32_t tail) {
   auto c = Find(id);
   if (!c.ok()) return c.status();
   LogFileSet files;
@@ -79,8 +79,8 @@ absl::StatusOr<std::vector<runtimes::LogEntry>> OciBackend::ContainerLogs(
   return ReadLogs(files, tail, std::nullopt);
 }
 
-absl::StatusOr<std::unique_ptr<runtimes::LogCursor>> OciBackend::OpenLogs(
-    const runtimes::ContainerId& id, const runtimes::LogQuery& query) {
+absl::StatusOr<std::unique_ptr<core::LogCursor>> OciBackend::OpenLogs(
+    const core::ContainerId& id, const core::LogQuery& query) {
   auto c = Find(id);
   if (!c.ok()) return c.status();
   LogFileSet files;

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "base/time_util.h"
@@ -14,13 +14,13 @@
 
 namespace zlayer::oci {
 
-using runtimes::ContainerState;
+using core::ContainerState;
 
 absl::Status OciBackend::Recover() {
   auto log = base::Logger("oci");
   const std::string root = config_.data_dir + "/containers";
   DIR* dir = ::opendir(root.c_str());
-  if (dir == nullptr) return base::ErrnoError(absl::StrCat("open ", root));
+  if (dir == nullptr) return core::ErrnoError(absl::StrCat("open ", root));
   std::vector<std::string> names;
   while (struct dirent* ent = ::readdir(dir)) {
     const std::string name = ent->d_name;
@@ -94,24 +94,13 @@ void OciBackend::RecoverOne(const std::string& name) {
       const std::string why = absl::StrCat("the container's monitor (pid ", monitor->monitor_pid,
                                            ") died while the agent was down; its exit status "
                                            "is unknown");
-      c->state = ContainerState::Failed(why);
-      runtimes::WaitOutcome o;
-      o.exit_code = 128;
-      o.reason = runtimes::WaitReason::kRuntimeError;
-      o.message = why;
-      o.finished_at = base::NowRealtime();
-      c->outcome = o;
+      c->MarkFailed(why, base::NowRealtime());
       // An unsupervised container must not linger: nothing reads its output.
       (void)runtime_->Delete(name, true);
       log->error("container lost its monitor container_id={} service={}", name, c->id.service);
     }
   } else if (was_running) {
-    c->state = ContainerState::Failed("started, but its monitor left no record");
-    runtimes::WaitOutcome o;
-    o.exit_code = 128;
-    o.reason = runtimes::WaitReason::kRuntimeError;
-    o.message = c->state.reason;
-    c->outcome = o;
+    c->MarkFailed("started, but its monitor left no record", std::nullopt);
     (void)runtime_->Delete(name, true);
   }
   {
@@ -133,7 +122,7 @@ void OciBackend::CleanOrphans() {
     return;
   }
   for (const auto& id : *ids) {
-    auto parsed = runtimes::ContainerId::Parse(id);
+    auto parsed = core::ContainerId::Parse(id);
     bool known = false;
     if (parsed.ok()) {
       absl::MutexLock lock(&mu_);

@@ -9,7 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/fs_util.h"
 #include "nlohmann/json.hpp"
 
@@ -28,7 +28,7 @@ absl::Status WriteProbeBundle(const std::string& dir) {
     const std::string path = absl::StrCat(rootfs, "/", link);
     ::unlink(path.c_str());
     if (::symlink(absl::StrCat("usr/", link).c_str(), path.c_str()) != 0) {
-      return base::ErrnoError(absl::StrCat("symlink ", path));
+      return core::ErrnoError(absl::StrCat("symlink ", path));
     }
   }
   nlohmann::json config = {
@@ -146,7 +146,7 @@ bool SaysMissing(const base::RunResult& r) {
 
 absl::Status Failure(const std::string& what, const base::RunResult& r) {
   std::string text = FirstLine(r.err.empty() ? r.out : r.err);
-  return base::Internal(absl::StrCat(what, " failed (exit ", r.status.code, "): ", text));
+  return core::Internal(absl::StrCat(what, " failed (exit ", r.status.code, "): ", text));
 }
 
 }  // namespace
@@ -158,7 +158,7 @@ absl::Status RuntimeCli::Kill(const std::string& id, int signal, bool all) const
   if (r->ok()) return absl::OkStatus();
   if (SaysMissing(*r) || absl::StrContains(r->err, "not running") ||
       absl::StrContains(r->err, "process already finished")) {
-    return base::NotFound(absl::StrCat("runtime container ", id), "not running");
+    return core::NotFound(absl::StrCat("runtime container ", id), "not running");
   }
   return Failure(absl::StrCat(info_.name, " kill ", id), *r);
 }
@@ -185,12 +185,12 @@ absl::StatusOr<std::string> RuntimeCli::Status(const std::string& id) const {
   auto r = Run(Command({"state", id}));
   if (!r.ok()) return r.status();
   if (!r->ok()) {
-    if (SaysMissing(*r)) return base::NotFound(absl::StrCat("runtime container ", id), "unknown");
+    if (SaysMissing(*r)) return core::NotFound(absl::StrCat("runtime container ", id), "unknown");
     return Failure(absl::StrCat(info_.name, " state ", id), *r);
   }
   auto json = nlohmann::json::parse(r->out, nullptr, false);
   if (json.is_discarded() || !json.contains("status")) {
-    return base::Internal(absl::StrCat(info_.name, " state ", id, ": unreadable output"));
+    return core::Internal(absl::StrCat(info_.name, " state ", id, ": unreadable output"));
   }
   return json["status"].get<std::string>();
 }

@@ -10,7 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "base/errors.h"
+#include "core/errors.h"
 #include "base/unique_fd.h"
 
 namespace zlayer::oci {
@@ -102,7 +102,7 @@ absl::StatusOr<ResolvedUser> ResolveUserFrom(const std::string& passwd_text,
   const PasswdEntry* entry = nullptr;
   if (IsNumber(user_part)) {
     if (!absl::SimpleAtoi(user_part, &out.uid)) {
-      return base::InvalidSpec(absl::StrCat("user '", spec, "': uid out of range"));
+      return core::InvalidSpec(absl::StrCat("user '", spec, "': uid out of range"));
     }
     for (const auto& e : passwd) {
       if (e.uid == out.uid) {
@@ -118,7 +118,7 @@ absl::StatusOr<ResolvedUser> ResolveUserFrom(const std::string& passwd_text,
       }
     }
     if (entry == nullptr) {
-      return base::InvalidSpec(absl::StrCat("user '", user_part,
+      return core::InvalidSpec(absl::StrCat("user '", user_part,
                                             "' is not in the image's /etc/passwd; use a "
                                             "numeric uid or a user the image defines"));
     }
@@ -131,7 +131,7 @@ absl::StatusOr<ResolvedUser> ResolveUserFrom(const std::string& passwd_text,
   if (group_part) {
     if (IsNumber(*group_part)) {
       if (!absl::SimpleAtoi(*group_part, &out.gid)) {
-        return base::InvalidSpec(absl::StrCat("user '", spec, "': gid out of range"));
+        return core::InvalidSpec(absl::StrCat("user '", spec, "': gid out of range"));
       }
     } else {
       bool found = false;
@@ -143,7 +143,7 @@ absl::StatusOr<ResolvedUser> ResolveUserFrom(const std::string& passwd_text,
         }
       }
       if (!found) {
-        return base::InvalidSpec(absl::StrCat("group '", *group_part,
+        return core::InvalidSpec(absl::StrCat("group '", *group_part,
                                               "' is not in the image's /etc/group"));
       }
     }

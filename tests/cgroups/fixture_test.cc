@@ -48,7 +48,7 @@ struct Fds {
   size_t files = 0, dirs = 0;
 };
 
-CgroupStats ReadBothWays(const CgroupPaths& paths, std::string* describe = nullptr,
+core::CgroupStats ReadBothWays(const CgroupPaths& paths, std::string* describe = nullptr,
                          Fds* fds = nullptr) {
   auto cached = StatsReader::Open(paths, {.cache_file_fds = true});
   REQUIRE(cached.ok());
@@ -79,7 +79,7 @@ uint64_t TicksUsec(uint64_t ticks) { return ticks * (1000000 / ::sysconf(_SC_CLK
 TEST_CASE("Fixture: hybrid host (this machine, kernel 6.18)", "[unit]") {
   Fixture f = Load("hybrid");
   const std::string fs = f.root + "/fs/sys/fs/cgroup";
-  CHECK(f.paths.mode == CgroupMode::kHybrid);
+  CHECK(f.paths.mode == core::CgroupMode::kHybrid);
   CHECK(f.paths.unified == fs + "/unified/zlayer-fx/cap");
   CHECK(f.paths.cpu == fs + "/cpu/zlayer-fx/cap");
   CHECK(f.paths.cpuacct == fs + "/cpuacct/zlayer-fx/cap");
@@ -91,11 +91,11 @@ TEST_CASE("Fixture: hybrid host (this machine, kernel 6.18)", "[unit]") {
 
   std::string describe;
   Fds fds;
-  CgroupStats s = ReadBothWays(f.paths, &describe, &fds);
+  core::CgroupStats s = ReadBothWays(f.paths, &describe, &fds);
   CHECK(describe == "cpu=unified throttling=v1 memory=v1 pids=v1 io=v1 pressure=unified");
   CHECK(fds.files == 21);  // 15 files + 6 directories (docs/stats.md)
   CHECK(fds.dirs == 6);
-  CHECK(s.mode == CgroupMode::kHybrid);
+  CHECK(s.mode == core::CgroupMode::kHybrid);
   // unified cpu.stat
   CHECK(s.cpu_usage_usec == 2468976);
   CHECK(s.cpu_user_usec == 1237745u);
@@ -133,20 +133,20 @@ TEST_CASE("Fixture: hybrid host (this machine, kernel 6.18)", "[unit]") {
 
 TEST_CASE("Fixture: pure v2 host (Debian 6.1 VM, systemd 252)", "[unit]") {
   Fixture f = Load("v2");
-  CHECK(f.paths.mode == CgroupMode::kV2);
+  CHECK(f.paths.mode == core::CgroupMode::kV2);
   CHECK(f.paths.unified == f.root + "/fs/sys/fs/cgroup/system.slice/zlayer-fx/cap");
   CHECK(f.paths.memory.empty());
   CHECK(f.paths.cpu.empty());
 
   std::string describe;
   Fds fds;
-  CgroupStats s = ReadBothWays(f.paths, &describe, &fds);
+  core::CgroupStats s = ReadBothWays(f.paths, &describe, &fds);
   CHECK(describe ==
         "cpu=unified throttling=unified memory=unified pids=unified io=unified "
         "pressure=unified");
   CHECK(fds.files == 12);  // 11 files + 1 directory
   CHECK(fds.dirs == 1);
-  CHECK(s.mode == CgroupMode::kV2);
+  CHECK(s.mode == core::CgroupMode::kV2);
   CHECK(s.cpu_usage_usec == 14885818);
   CHECK(s.cpu_user_usec == 5711001u);
   CHECK(s.cpu_system_usec == 9174816u);
@@ -187,7 +187,7 @@ TEST_CASE("Fixture: pure v1 host (Debian 6.1 VM, systemd legacy mode)", "[unit]"
   Fixture f = Load("v1");
   const std::string fs = f.root + "/fs/sys/fs/cgroup";
   const std::string svc = "/system.slice/vm-run.service/zlayer-fx/cap";
-  CHECK(f.paths.mode == CgroupMode::kV1);
+  CHECK(f.paths.mode == core::CgroupMode::kV1);
   CHECK(f.paths.unified.empty());
   CHECK(f.paths.cpu == fs + "/cpu,cpuacct" + svc);
   CHECK(f.paths.cpuacct == f.paths.cpu);
@@ -197,11 +197,11 @@ TEST_CASE("Fixture: pure v1 host (Debian 6.1 VM, systemd legacy mode)", "[unit]"
 
   std::string describe;
   Fds fds;
-  CgroupStats s = ReadBothWays(f.paths, &describe, &fds);
+  core::CgroupStats s = ReadBothWays(f.paths, &describe, &fds);
   CHECK(describe == "cpu=v1 throttling=v1 memory=v1 pids=v1 io=v1 pressure=none");
   CHECK(fds.files == 17);  // 13 files + 4 directories (cpu,cpuacct shared)
   CHECK(fds.dirs == 4);
-  CHECK(s.mode == CgroupMode::kV1);
+  CHECK(s.mode == core::CgroupMode::kV1);
   CHECK(s.cpu_usage_usec == 18860120);  // cpuacct.usage ns / 1000
   CHECK(s.cpu_user_usec == TicksUsec(604));
   CHECK(s.cpu_system_usec == TicksUsec(1281));

@@ -28,7 +28,7 @@ HostLayout HybridLayout(const std::string& sysroot = "") {
 TEST_CASE("Mode and mounts come from mountinfo", "[unit]") {
   SECTION("hybrid") {
     HostLayout l = HybridLayout("/root");
-    CHECK(l.mode() == CgroupMode::kHybrid);
+    CHECK(l.mode() == core::CgroupMode::kHybrid);
     REQUIRE(l.unified() != nullptr);
     CHECK(l.unified()->mount_point == "/root/sys/fs/cgroup/unified");
     REQUIRE(l.V1Mount("memory") != nullptr);
@@ -39,14 +39,14 @@ TEST_CASE("Mode and mounts come from mountinfo", "[unit]") {
   SECTION("v2") {
     auto l = HostLayout::FromMountinfo(Fixture("v2", "mountinfo"));
     REQUIRE(l.ok());
-    CHECK(l->mode() == CgroupMode::kV2);
+    CHECK(l->mode() == core::CgroupMode::kV2);
     CHECK(l->unified()->mount_point == "/sys/fs/cgroup");
     CHECK(l->V1Mount("memory") == nullptr);
   }
   SECTION("v1 with co-mounted cpu,cpuacct") {
     auto l = HostLayout::FromMountinfo(Fixture("v1", "mountinfo"));
     REQUIRE(l.ok());
-    CHECK(l->mode() == CgroupMode::kV1);
+    CHECK(l->mode() == core::CgroupMode::kV1);
     CHECK(l->unified() == nullptr);
     REQUIRE(l->V1Mount("cpu") != nullptr);
     CHECK(l->V1Mount("cpu") == l->V1Mount("cpuacct"));
@@ -58,7 +58,7 @@ TEST_CASE("Mode and mounts come from mountinfo", "[unit]") {
         "31 22 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
         "50 22 0:40 / /run/net_cls rw - cgroup cgroup rw,net_cls\n");
     REQUIRE(l.ok());
-    CHECK(l->mode() == CgroupMode::kV2);
+    CHECK(l->mode() == core::CgroupMode::kV2);
     CHECK(l->V1Mount("net_cls") != nullptr);
   }
   SECTION("escaped mount points and no cgroup mounts") {
@@ -74,12 +74,12 @@ TEST_CASE("Mode and mounts come from mountinfo", "[unit]") {
 TEST_CASE("DetectMode agrees with this host's mountinfo", "[unit]") {
   auto l = HostLayout::Detect();
   REQUIRE(l.ok());
-  const CgroupMode detected = DetectMode();
-  INFO("statfs says " << CgroupModeName(detected) << ", mountinfo says "
-                      << CgroupModeName(l->mode()));
+  const core::CgroupMode detected = DetectMode();
+  INFO("statfs says " << core::CgroupModeName(detected) << ", mountinfo says "
+                      << core::CgroupModeName(l->mode()));
   CHECK(detected == l->mode());
-  CHECK(DetectMode("/nonexistent") == CgroupMode::kUnknown);
-  CHECK(DetectMode("/proc") == CgroupMode::kUnknown);
+  CHECK(DetectMode("/nonexistent") == core::CgroupMode::kUnknown);
+  CHECK(DetectMode("/proc") == core::CgroupMode::kUnknown);
 }
 
 TEST_CASE("DirFor strips the mount's root and rejects escapes", "[unit]") {
@@ -168,7 +168,7 @@ TEST_CASE("LocateByCgroupsPath matches runc 1.1.5 on a hybrid host", "[unit]") {
   SECTION("relative: v1 below the runtime's cgroups, unified from the top") {
     auto p = LocateByCgroupsPath(l, "rel/a", "ignored", runtime);
     REQUIRE(p.ok());
-    CHECK(p->mode == CgroupMode::kHybrid);
+    CHECK(p->mode == core::CgroupMode::kHybrid);
     CHECK(p->unified == "/sys/fs/cgroup/unified/rel/a");
     CHECK(p->pids == "/sys/fs/cgroup/pids/zt-p/rel/a");
     CHECK(p->memory == mem + "/rel/a");

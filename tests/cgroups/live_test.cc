@@ -130,7 +130,7 @@ TEST_CASE("Live: a container touching 64 MiB shows it, and its limit", "[root]")
   REQUIRE(s.ok());
   const uint64_t kernel_says = KernelMemoryBytes(reader->paths());
   INFO("idle=" << base->memory_bytes << " hog=" << s->memory_bytes
-               << " kernel=" << kernel_says << " mode=" << CgroupModeName(s->mode));
+               << " kernel=" << kernel_says << " mode=" << core::CgroupModeName(s->mode));
 
   CHECK(s->memory_bytes >= 64 * kMiB);
   CHECK(s->memory_bytes - base->memory_bytes >= 64 * kMiB - kTolerance);
@@ -165,7 +165,7 @@ TEST_CASE("Live: a CPU-burning container's usage grows between samples", "[root]
   auto first = reader->Read();
   REQUIRE(first.ok());
   // Bounded: the counter moves within a scheduler tick once the hog is on a CPU.
-  absl::StatusOr<CgroupStats> second;
+  absl::StatusOr<core::CgroupStats> second;
   absl::Time t2;
   REQUIRE(testing::WaitFor(
       [&] {
@@ -192,7 +192,7 @@ TEST_CASE("Live: pids.current counts forked children", "[root]") {
   if (Skip()) return;
   auto c = Start(Spec({"fork", "5"}, 0, 50));
   auto reader = OpenReader(*c);
-  absl::StatusOr<CgroupStats> s;
+  absl::StatusOr<core::CgroupStats> s;
   // The hog signals ready after its forks, so 6 should already hold; the wait only
   // bounds a slow fork.
   CHECK(testing::WaitFor([&] {

@@ -115,7 +115,7 @@ TEST_CASE("ParseIoStat reads every device line", "[unit]") {
 }
 
 TEST_CASE("v1 blkio files merge into per-device entries", "[unit]") {
-  std::vector<IoDeviceStats> io;
+  std::vector<core::IoDeviceStats> io;
   MergeBlkioBytes(
       "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 1\n8:0 Async 2\n8:0 Discard 0\n"
       "8:0 Total 12288\n254:0 Read 7\n254:0 Write 0\nTotal 12295\n",
@@ -133,7 +133,7 @@ TEST_CASE("v1 blkio files merge into per-device entries", "[unit]") {
   CHECK(io[2].minor == 1);
   CHECK(io[2].wios == 5u);
   SECTION("a cgroup that did no I/O lists no device") {
-    std::vector<IoDeviceStats> none;
+    std::vector<core::IoDeviceStats> none;
     MergeBlkioBytes("Total 0\n", none);
     CHECK(none.empty());
   }

@@ -100,7 +100,7 @@ TEST_CASE("Without a memory controller there is no snapshot", "[unit]") {
   auto r = StatsReader::Open(c.paths);
   CHECK(r.status().code() == absl::StatusCode::kFailedPrecondition);
   CgroupPaths cpu_only;
-  cpu_only.mode = CgroupMode::kV1;
+  cpu_only.mode = core::CgroupMode::kV1;
   cpu_only.cpu = c.paths.cpu;
   CHECK(OomKillCounterFile(cpu_only).status().code() == absl::StatusCode::kFailedPrecondition);
 }

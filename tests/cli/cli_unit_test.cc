@@ -290,7 +290,7 @@ TEST_CASE("apply plans", "[unit][cli]") {
   }
   SECTION("credentials do not count as a change") {
     auto with_auth = spec;
-    with_auth.services.at("web").image.auth = runtimes::RegistryAuth{"u", "p"};
+    with_auth.services.at("web").image.auth = core::RegistryAuth{"u", "p"};
     auto plan = PlanApply(with_auth, {Have(spec, "web", 1, pb::CONTAINER_PHASE_RUNNING)}, false);
     REQUIRE(plan.ok());
     CHECK(Summary(*plan)[1] == "web-rep-1 unchanged");

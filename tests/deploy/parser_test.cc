@@ -18,7 +18,7 @@
 namespace zlayer::deploy {
 namespace {
 
-using runtimes::ServiceSpec;
+using core::ServiceSpec;
 using testing::SourcePath;
 
 std::vector<std::string> FilesWithSuffix(const std::string& dir, const std::string& suffix) {
@@ -84,9 +84,9 @@ TEST_CASE("a minimal spec gets the documented defaults", "[unit][deploy]") {
   CHECK(spec.deployment == "hello");
   REQUIRE(spec.services.count("web") == 1);
   const ServiceSpec& web = spec.services.at("web");
-  CHECK(web.rtype == runtimes::ServiceType::kService);
+  CHECK(web.rtype == core::ServiceType::kService);
   CHECK(web.image.name == "docker.io/library/nginx:1.25");
-  CHECK(web.image.pull_policy == runtimes::PullPolicy::kIfNotPresent);
+  CHECK(web.image.pull_policy == core::PullPolicy::kIfNotPresent);
   CHECK_FALSE(web.image.auth.has_value());
   CHECK(web.replicas == 1);
   CHECK_FALSE(web.resources.cpu.has_value());
@@ -101,9 +101,9 @@ TEST_CASE("every key of the schema lands in its ServiceSpec field", "[unit][depl
   CHECK(spec.deployment == "kitchen-sink");
   REQUIRE(spec.services.size() == 2);
   const ServiceSpec& api = spec.services.at("api");
-  CHECK(api.rtype == runtimes::ServiceType::kService);
+  CHECK(api.rtype == core::ServiceType::kService);
   CHECK(api.image.name == "registry.example.com/team/api:1.0");
-  CHECK(api.image.pull_policy == runtimes::PullPolicy::kAlways);
+  CHECK(api.image.pull_policy == core::PullPolicy::kAlways);
   REQUIRE(api.image.auth.has_value());
   CHECK(api.image.auth->username == "deploy-bot");
   CHECK(api.image.auth->password == "not-a-real-password");
@@ -116,22 +116,22 @@ TEST_CASE("every key of the schema lands in its ServiceSpec field", "[unit][depl
   CHECK(api.resources.pids_limit == 512);
   REQUIRE(api.endpoints.size() == 3);
   CHECK(api.endpoints[0].name == "grpc");
-  CHECK(api.endpoints[0].protocol == runtimes::EndpointProtocol::kTcp);
+  CHECK(api.endpoints[0].protocol == core::EndpointProtocol::kTcp);
   CHECK(api.endpoints[0].port == 9000);
   CHECK(api.endpoints[0].target_port == 0);
-  CHECK(api.endpoints[1].protocol == runtimes::EndpointProtocol::kHttp);
+  CHECK(api.endpoints[1].protocol == core::EndpointProtocol::kHttp);
   CHECK(api.endpoints[1].target_port == 9101);
-  CHECK(api.endpoints[2].protocol == runtimes::EndpointProtocol::kUdp);
+  CHECK(api.endpoints[2].protocol == core::EndpointProtocol::kUdp);
   CHECK(api.replicas == 3);
   REQUIRE(api.storage.size() == 3);
-  CHECK(api.storage[0].type == runtimes::StorageType::kBind);
+  CHECK(api.storage[0].type == core::StorageType::kBind);
   CHECK(api.storage[0].source == "/srv/config");
   CHECK(api.storage[0].target == "/etc/api");
   CHECK(api.storage[0].readonly);
-  CHECK(api.storage[1].type == runtimes::StorageType::kNamed);
+  CHECK(api.storage[1].type == core::StorageType::kNamed);
   CHECK(api.storage[1].source == "api-data");
   CHECK_FALSE(api.storage[1].readonly);
-  CHECK(api.storage[2].type == runtimes::StorageType::kTmpfs);
+  CHECK(api.storage[2].type == core::StorageType::kTmpfs);
   CHECK(api.storage[2].size_bytes == 64ull << 20);
   CHECK(api.user == "1000:1000");
   CHECK(api.hostname == "api");
@@ -147,12 +147,12 @@ TEST_CASE("every key of the schema lands in its ServiceSpec field", "[unit][depl
   CHECK(api.health->interval == absl::Seconds(10));
   CHECK(api.health->timeout == absl::Seconds(1));
   CHECK(api.health->retries == 5);
-  CHECK(api.health->check == runtimes::HealthSpec::Check::kTcp);
+  CHECK(api.health->check == core::HealthSpec::Check::kTcp);
   CHECK(api.health->tcp_port == 9000);
 
   const ServiceSpec& migrate = spec.services.at("migrate");
-  CHECK(migrate.rtype == runtimes::ServiceType::kJob);
-  CHECK(migrate.image.pull_policy == runtimes::PullPolicy::kNever);
+  CHECK(migrate.rtype == core::ServiceType::kJob);
+  CHECK(migrate.image.pull_policy == core::PullPolicy::kNever);
   CHECK(migrate.command.args == std::vector<std::string>{"migrate", "--all"});
 }
 

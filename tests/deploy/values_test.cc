@@ -3,7 +3,7 @@
 
 #include "absl/strings/match.h"
 #include "deploy/values.h"
-#include "runtimes/types.h"
+#include "core/types.h"
 
 namespace zlayer::deploy {
 namespace {
@@ -70,14 +70,14 @@ TEST_CASE("deployment names: 3-63 letters, digits and '-'", "[unit][deploy]") {
 
 // deploy/ cannot link runtimes/ (dependencies point down), so the service-name rule
 // is written twice; this keeps the copies in step.
-TEST_CASE("service names follow runtimes::ValidateContainerId, minus -rep-", "[unit][deploy]") {
+TEST_CASE("service names follow core::ValidateContainerId, minus -rep-", "[unit][deploy]") {
   for (const std::string& name :
        std::vector<std::string>{"web", "a", "w.e_b-1", "9lives", "Web", "", "-web", "_web", ".web",
                                 "we b", "web/1", "web:1", "wéb", std::string(63, 'x'),
                                 std::string(64, 'x')}) {
     INFO(name);
     CHECK(ValidateServiceName(name).ok() ==
-          runtimes::ValidateContainerId(runtimes::ContainerId{name, 1}).ok());
+          core::ValidateContainerId(core::ContainerId{name, 1}).ok());
   }
   auto ambiguous = ValidateServiceName("web-rep-1");
   CHECK(absl::StrContains(ambiguous.message(), "must not contain \"-rep-\""));

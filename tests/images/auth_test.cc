@@ -33,14 +33,14 @@ TEST_CASE("basic auth over TLS with a private CA", "[integration]") {
   REQUIRE(PushImage(reg.pusher(), "private/app", "v1", img).ok());
   auto dir = zlayer::testing::MakeTempDir();
   const std::string ref = reg.host() + "/private/app:v1";
-  runtimes::RegistryConfig rc;
+  images::RegistryConfig rc;
   rc.ca_file = reg.ca_file();
 
   SECTION("inline credentials") {
     auto store = OpenStore(dir.path() + "/s", rc);
     auto req = Req(ref);
-    req.auth = runtimes::RegistryAuth{"alice", "wonder-land"};
-    auto r = store->Pull(req, nullptr);
+    req.auth = core::RegistryAuth{"alice", "wonder-land"};
+    auto r = store->PullImage(req, nullptr);
     REQUIRE(r.ok());
     CHECK(r->digest == img.manifest.digest);
   }
@@ -50,7 +50,7 @@ TEST_CASE("basic auth over TLS with a private CA", "[integration]") {
                                   DockerConfig(reg.host(), "alice", "wonder-land"))
                 .ok());
     auto store = OpenStore(dir.path() + "/s", rc);
-    REQUIRE(store->Pull(Req(ref), nullptr).ok());
+    REQUIRE(store->PullImage(Req(ref), nullptr).ok());
     CHECK(store->Resolve(ref).ok());
   }
   SECTION("inline credentials win over the file") {
@@ -60,12 +60,12 @@ TEST_CASE("basic auth over TLS with a private CA", "[integration]") {
                 .ok());
     auto store = OpenStore(dir.path() + "/s", rc);
     auto req = Req(ref);
-    req.auth = runtimes::RegistryAuth{"alice", "wonder-land"};
-    REQUIRE(store->Pull(req, nullptr).ok());
+    req.auth = core::RegistryAuth{"alice", "wonder-land"};
+    REQUIRE(store->PullImage(req, nullptr).ok());
   }
   SECTION("no credentials") {
     auto store = OpenStore(dir.path() + "/s", rc);
-    auto r = store->Pull(Req(ref), nullptr);
+    auto r = store->PullImage(Req(ref), nullptr);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == absl::StatusCode::kPermissionDenied);
     CHECK_THAT(std::string(r.status().message()), Catch::Contains("requires credentials"));
@@ -73,8 +73,8 @@ TEST_CASE("basic auth over TLS with a private CA", "[integration]") {
   SECTION("wrong password, which never appears in the error") {
     auto store = OpenStore(dir.path() + "/s", rc);
     auto req = Req(ref);
-    req.auth = runtimes::RegistryAuth{"alice", "not-the-password"};
-    auto r = store->Pull(req, nullptr);
+    req.auth = core::RegistryAuth{"alice", "not-the-password"};
+    auto r = store->PullImage(req, nullptr);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == absl::StatusCode::kPermissionDenied);
     CHECK_THAT(std::string(r.status().message()),
@@ -83,19 +83,19 @@ TEST_CASE("basic auth over TLS with a private CA", "[integration]") {
   SECTION("a CA we do not trust") {
     auto store = OpenStore(dir.path() + "/s");  // system CAs only
     auto req = Req(ref);
-    req.auth = runtimes::RegistryAuth{"alice", "wonder-land"};
-    auto r = store->Pull(req, nullptr);
+    req.auth = core::RegistryAuth{"alice", "wonder-land"};
+    auto r = store->PullImage(req, nullptr);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == absl::StatusCode::kFailedPrecondition);
     CHECK_THAT(std::string(r.status().message()), Catch::Contains("not trusted"));
   }
   SECTION("an insecure host skips verification") {
-    runtimes::RegistryConfig insecure;
+    images::RegistryConfig insecure;
     insecure.insecure = {reg.host()};
     auto store = OpenStore(dir.path() + "/s", insecure);
     auto req = Req(ref);
-    req.auth = runtimes::RegistryAuth{"alice", "wonder-land"};
-    REQUIRE(store->Pull(req, nullptr).ok());
+    req.auth = core::RegistryAuth{"alice", "wonder-land"};
+    REQUIRE(store->PullImage(req, nullptr).ok());
   }
 }
 
@@ -118,38 +118,38 @@ TEST_CASE("bearer tokens from a token server", "[integration]") {
 
   SECTION("anonymous token for a public repository") {
     auto store = OpenStore(dir.path() + "/s");
-    auto r = store->Pull(Req(reg.host() + "/public/app:v1"), nullptr);
+    auto r = store->PullImage(Req(reg.host() + "/public/app:v1"), nullptr);
     REQUIRE(r.ok());
     CHECK(r->digest == pub.manifest.digest);
   }
   SECTION("anonymous access to a private repository is denied") {
     auto store = OpenStore(dir.path() + "/s");
-    auto r = store->Pull(Req(reg.host() + "/private/app:v1"), nullptr);
+    auto r = store->PullImage(Req(reg.host() + "/private/app:v1"), nullptr);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == absl::StatusCode::kPermissionDenied);
   }
   SECTION("a token for a user, from inline credentials") {
     auto store = OpenStore(dir.path() + "/s");
     auto req = Req(reg.host() + "/private/app:v1");
-    req.auth = runtimes::RegistryAuth{"reader", "read-secret"};
-    auto r = store->Pull(req, nullptr);
+    req.auth = core::RegistryAuth{"reader", "read-secret"};
+    auto r = store->PullImage(req, nullptr);
     REQUIRE(r.ok());
     CHECK(r->digest == priv.manifest.digest);
   }
   SECTION("a token for a user, from the credentials file") {
-    runtimes::RegistryConfig rc;
+    images::RegistryConfig rc;
     rc.credentials_file = dir.path() + "/config.json";
     REQUIRE(base::WriteFileAtomic(rc.credentials_file,
                                   DockerConfig(reg.host(), "reader", "read-secret"))
                 .ok());
     auto store = OpenStore(dir.path() + "/s", rc);
-    REQUIRE(store->Pull(Req(reg.host() + "/private/app:v1"), nullptr).ok());
+    REQUIRE(store->PullImage(Req(reg.host() + "/private/app:v1"), nullptr).ok());
   }
   SECTION("the token server refusing the credentials") {
     auto store = OpenStore(dir.path() + "/s");
     auto req = Req(reg.host() + "/private/app:v1");
-    req.auth = runtimes::RegistryAuth{"reader", "wrong"};
-    auto r = store->Pull(req, nullptr);
+    req.auth = core::RegistryAuth{"reader", "wrong"};
+    auto r = store->PullImage(req, nullptr);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == absl::StatusCode::kPermissionDenied);
     CHECK_THAT(std::string(r.status().message()),

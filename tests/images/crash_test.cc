@@ -133,7 +133,7 @@ TEST_CASE("kill -9 mid-pull leaves a consistent store that pulls again", "[integ
   }
   CHECK(killed >= 3);
   auto store = OpenStore(root);
-  auto r = store->Pull(Req(ref), nullptr);
+  auto r = store->PullImage(Req(ref), nullptr);
   REQUIRE(r.ok());
   CHECK(r->digest == img.manifest.digest);
   auto resolved = store->Resolve(ref);

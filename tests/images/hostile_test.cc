@@ -82,7 +82,7 @@ TEST_CASE("hostile layers from a registry are refused", "[integration][root]") {
                    "size mismatch"});
 
   auto dir = zlayer::testing::MakeTempDir();
-  runtimes::RegistryConfig rc;
+  images::RegistryConfig rc;
   rc.max_layer_bytes = 2 << 20;
   auto store = OpenStore(dir.path(), rc);
   for (size_t i = 0; i < cases.size(); ++i) {
@@ -90,12 +90,12 @@ TEST_CASE("hostile layers from a registry are refused", "[integration][root]") {
     const std::string repo = absl::StrCat("hostile/case", i);
     REQUIRE(PushImage(reg.pusher(), repo, "v1", c.image).ok());
     INFO("case: " << c.name);
-    auto r = store->Pull(Req(reg.host() + "/" + repo + ":v1"), nullptr);
+    auto r = store->PullImage(Req(reg.host() + "/" + repo + ":v1"), nullptr);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == c.code);
     CHECK_THAT(std::string(r.status().message()), Catch::Contains(c.reason));
     CHECK(ListDir(v).empty());
-    CHECK(store->List()->empty());
+    CHECK(store->ListImages()->empty());
     CHECK(ListDir(dir.path() + "/snapshots").empty());
     CHECK(ListDir(dir.path() + "/blobs/sha256").empty());
     CHECK(ListDir(dir.path() + "/tmp").empty());
@@ -109,11 +109,11 @@ TEST_CASE("hostile layers from a registry are refused", "[integration][root]") {
     REQUIRE(data.ok());
     (*data)[data->size() / 2] ^= 0x5a;
     REQUIRE(base::WriteFileAtomic(path, *data, 0644, false).ok());
-    auto r = store->Pull(Req(reg.host() + "/hostile/corrupt:v1"), nullptr);
+    auto r = store->PullImage(Req(reg.host() + "/hostile/corrupt:v1"), nullptr);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
     CHECK_THAT(std::string(r.status().message()), Catch::Contains("digest mismatch"));
-    CHECK(store->List()->empty());
+    CHECK(store->ListImages()->empty());
     CHECK(ListDir(dir.path() + "/blobs/sha256").empty());
     CHECK(ListDir(dir.path() + "/snapshots").empty());
   }

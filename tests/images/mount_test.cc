@@ -24,7 +24,7 @@ bool Exists(const std::string& p) {
   return ::lstat(p.c_str(), &st) == 0;
 }
 
-absl::StatusOr<runtimes::ImportResult> ImportImage(ImageStore& store, const std::string& ref,
+absl::StatusOr<core::ImportResult> ImportImage(ImageStore& store, const std::string& ref,
                                                    const BuiltImage& img) {
   const std::string tar = OciLayoutTar({{&img, ""}});
   base::UniqueFd fd(::memfd_create("layout", MFD_CLOEXEC));
@@ -32,7 +32,7 @@ absl::StatusOr<runtimes::ImportResult> ImportImage(ImageStore& store, const std:
     return absl::InternalError("write");
   }
   ::lseek(fd.get(), 0, SEEK_SET);
-  return store.Import(ref, fd.get());
+  return store.ImportImage(ref, fd.get());
 }
 
 BuiltImage WhiteoutImage() {
@@ -158,7 +158,7 @@ TEST_CASE("busybox built with umoci, pushed with skopeo, pulled and run from ove
   auto store = OpenStore(d + "/store");
   const std::string ref = reg.host() + "/test/busybox";
   ProgressLog log;
-  auto r = store->Pull(Req(ref), log.fn);
+  auto r = store->PullImage(Req(ref), log.fn);
   REQUIRE(r.ok());
   auto img = store->Resolve(ref);
   REQUIRE(img.ok());

@@ -37,11 +37,11 @@ TEST_CASE("list, tag, remove and prune images", "[integration]") {
   auto store = OpenStore(dir.path());
   const std::string app_ref = reg.host() + "/test/app:v1";
   const std::string web_ref = reg.host() + "/test/web:v1";
-  REQUIRE(store->Pull(Req(app_ref), nullptr).ok());
-  REQUIRE(store->Pull(Req(web_ref), nullptr).ok());
+  REQUIRE(store->PullImage(Req(app_ref), nullptr).ok());
+  REQUIRE(store->PullImage(Req(web_ref), nullptr).ok());
   CHECK(ListDir(dir.path() + "/snapshots").size() == 3);  // the base layer is shared
 
-  auto listed = store->List();
+  auto listed = store->ListImages();
   REQUIRE(listed.ok());
   REQUIRE(listed->size() == 2);
   CHECK((*listed)[0].reference == app_ref);
@@ -52,41 +52,41 @@ TEST_CASE("list, tag, remove and prune images", "[integration]") {
 
   SECTION("tag") {
     const std::string alias = reg.host() + "/test/alias:stable";
-    REQUIRE(store->Tag(app_ref, alias).ok());
+    REQUIRE(store->TagImage(app_ref, alias).ok());
     auto r = store->Resolve(alias);
     REQUIRE(r.ok());
     CHECK(r->manifest_digest == app.manifest.digest);
-    CHECK(store->Tag(reg.host() + "/test/none:v1", alias).code() == absl::StatusCode::kNotFound);
-    auto no_tag = store->Tag(app_ref, reg.host() + "/test/alias");
+    CHECK(store->TagImage(reg.host() + "/test/none:v1", alias).code() == absl::StatusCode::kNotFound);
+    auto no_tag = store->TagImage(app_ref, reg.host() + "/test/alias");
     CHECK(no_tag.code() == absl::StatusCode::kInvalidArgument);
     CHECK_THAT(std::string(no_tag.message()), Catch::Contains("full reference with a tag"));
-    CHECK(store->Tag(app_ref, "x/y@sha256:" + std::string(64, 'a')).code() ==
+    CHECK(store->TagImage(app_ref, "x/y@sha256:" + std::string(64, 'a')).code() ==
           absl::StatusCode::kInvalidArgument);
     // Removing one name keeps the content the other still names.
-    REQUIRE(store->Remove(app_ref, false).ok());
+    REQUIRE(store->RemoveImage(app_ref, false).ok());
     CHECK(store->Resolve(alias).ok());
-    CHECK(store->List()->size() == 2);
+    CHECK(store->ListImages()->size() == 2);
   }
   SECTION("remove refuses while a container uses the image, unless forced") {
     REQUIRE(store->AddUser("web-rep-1", app.manifest.digest).ok());
     CHECK(store->AddUser("x", "sha256:" + std::string(64, '0')).code() ==
           absl::StatusCode::kNotFound);
-    CHECK((*store->List())[0].containers == 1);
-    auto refused = store->Remove(app_ref, false);
+    CHECK((*store->ListImages())[0].containers == 1);
+    auto refused = store->RemoveImage(app_ref, false);
     CHECK(refused.code() == absl::StatusCode::kFailedPrecondition);
     CHECK_THAT(std::string(refused.message()), Catch::Contains("used by 1 container"));
-    REQUIRE(store->Remove(app_ref, true).ok());
-    CHECK(store->List()->size() == 1);
+    REQUIRE(store->RemoveImage(app_ref, true).ok());
+    CHECK(store->ListImages()->size() == 1);
     // The container's layers stay until it lets go.
     auto by_digest = store->Resolve(reg.host() + "/test/app@" + app.manifest.digest);
     REQUIRE(by_digest.ok());
     for (const auto& d : by_digest->layer_dirs) CHECK(ListDir(d).size() > 0);
-    auto kept = store->Prune();
+    auto kept = store->PruneImages();
     REQUIRE(kept.ok());
     CHECK(kept->deleted.empty());
     REQUIRE(store->RemoveUser("web-rep-1").ok());
     REQUIRE(store->RemoveUser("web-rep-1").ok());  // idempotent
-    auto pruned = store->Prune();
+    auto pruned = store->PruneImages();
     REQUIRE(pruned.ok());
     CHECK(pruned->deleted ==
           std::vector<std::string>{reg.host() + "/test/app@" + app.manifest.digest});
@@ -95,13 +95,13 @@ TEST_CASE("list, tag, remove and prune images", "[integration]") {
     CHECK(store->Resolve(web_ref).ok());
   }
   SECTION("remove deletes content nothing else needs") {
-    REQUIRE(store->Remove(web_ref, false).ok());
+    REQUIRE(store->RemoveImage(web_ref, false).ok());
     CHECK(ListDir(dir.path() + "/snapshots").size() == 2);
     CHECK_FALSE(base::ReadFile(dir.path() + "/blobs/sha256/" + web.layers[1].digest.substr(7)).ok());
     CHECK(base::ReadFile(dir.path() + "/blobs/sha256/" + web.layers[0].digest.substr(7)).ok());
-    CHECK(store->Remove(web_ref, false).code() == absl::StatusCode::kNotFound);
+    CHECK(store->RemoveImage(web_ref, false).code() == absl::StatusCode::kNotFound);
     CHECK(store->Resolve(web_ref).status().code() == absl::StatusCode::kNotFound);
-    REQUIRE(store->Remove(app_ref, false).ok());
+    REQUIRE(store->RemoveImage(app_ref, false).ok());
     CHECK(ListDir(dir.path() + "/snapshots").empty());
     CHECK(ListDir(dir.path() + "/blobs/sha256").empty());
   }
@@ -116,18 +116,18 @@ TEST_CASE("prune running during a pull never takes what the pull is using", "[in
   const BuiltImage img = b.Build();
   REQUIRE(PushImage(reg.pusher(), "test/race", "v1", img).ok());
   auto dir = zlayer::testing::MakeTempDir();
-  runtimes::RegistryConfig rc;
+  images::RegistryConfig rc;
   rc.max_parallel_downloads = 2;
   auto store = OpenStore(dir.path(), rc, 2 << 20);  // about a second in all
   std::atomic<bool> done{false};
-  absl::StatusOr<runtimes::PullResult> result = absl::UnknownError("not run");
+  absl::StatusOr<core::PullResult> result = absl::UnknownError("not run");
   std::thread puller([&] {
-    result = store->Pull(Req(reg.host() + "/test/race:v1"), nullptr);
+    result = store->PullImage(Req(reg.host() + "/test/race:v1"), nullptr);
     done = true;
   });
   int prunes = 0;
   for (; !done && prunes < 100000; ++prunes) {
-    auto p = store->Prune();
+    auto p = store->PruneImages();
     REQUIRE(p.ok());
     CHECK(p->deleted.empty());
   }
@@ -140,7 +140,7 @@ TEST_CASE("prune running during a pull never takes what the pull is using", "[in
     CHECK(*base::ReadFile(absl::StrCat(resolved->layer_dirs[i], "/f", i)) ==
           RandomBytes(512 << 10, 40 + i));
   }
-  auto after = store->Prune();
+  auto after = store->PruneImages();
   REQUIRE(after.ok());
   CHECK(after->space_reclaimed == 0);
 }
@@ -153,14 +153,14 @@ TEST_CASE("import an OCI layout archive", "[integration]") {
 
   SECTION("chosen by the reference's tag") {
     auto fd = MemFd(OciLayoutTar({{&one, "one"}, {&two, "two"}}));
-    auto r = store->Import("example.com/imported/app:two", fd.get());
+    auto r = store->ImportImage("example.com/imported/app:two", fd.get());
     REQUIRE(r.ok());
     CHECK(r->reference == "example.com/imported/app:two");
     CHECK(r->digest == two.manifest.digest);
     auto resolved = store->Resolve("example.com/imported/app:two");
     REQUIRE(resolved.ok());
     CHECK(*base::ReadFile(resolved->layer_dirs[1] + "/n") == "2");
-    CHECK(store->Pull(Req("example.com/imported/app:two", runtimes::PullPolicy::kNever), nullptr)
+    CHECK(store->PullImage(Req("example.com/imported/app:two", core::PullPolicy::kNever), nullptr)
               ->already_present);
   }
   SECTION("streamed through a pipe, as the import RPC feeds it") {
@@ -176,21 +176,21 @@ TEST_CASE("import an OCI layout archive", "[integration]") {
       }
       wr.Reset();
     });
-    auto r = store->Import("example.com/piped:one", rd.get());
+    auto r = store->ImportImage("example.com/piped:one", rd.get());
     writer.join();
     REQUIRE(r.ok());
     CHECK(r->digest == one.manifest.digest);
   }
   SECTION("named by the archive, gzip-compressed") {
     auto fd = MemFd(Compress(OciLayoutTar({{&one, "example.com/x/named:1.0"}}), Compression::kGzip));
-    auto r = store->Import("", fd.get());
+    auto r = store->ImportImage("", fd.get());
     REQUIRE(r.ok());
     CHECK(r->reference == "example.com/x/named:1.0");
     CHECK(store->Resolve("example.com/x/named:1.0").ok());
   }
   SECTION("ambiguous, corrupt and hostile archives are refused and leave nothing") {
     auto ambiguous = MemFd(OciLayoutTar({{&one, "one"}, {&two, "two"}}));
-    auto r = store->Import("example.com/a:three", ambiguous.get());
+    auto r = store->ImportImage("example.com/a:three", ambiguous.get());
     CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
 
     std::string tar = OciLayoutTar({{&one, "one"}});
@@ -199,21 +199,21 @@ TEST_CASE("import an OCI layout archive", "[integration]") {
     REQUIRE(at != std::string::npos);
     tar[at + one.layers[1].data.size() / 2] ^= 0x01;
     auto corrupt = MemFd(tar);
-    r = store->Import("example.com/a:one", corrupt.get());
+    r = store->ImportImage("example.com/a:one", corrupt.get());
     REQUIRE_FALSE(r.ok());
     CHECK_THAT(std::string(r.status().message()), Catch::Contains("digest mismatch"));
 
     const BuiltImage evil =
         ImageBuilder().Layer({TarEntry::File("../../escape", "x")}).Build();
     auto hostile = MemFd(OciLayoutTar({{&evil, "evil"}}));
-    r = store->Import("example.com/a:evil", hostile.get());
+    r = store->ImportImage("example.com/a:evil", hostile.get());
     REQUIRE_FALSE(r.ok());
     CHECK_THAT(std::string(r.status().message()), Catch::Contains("\"..\" component"));
 
     auto garbage = MemFd("definitely not a tar");
-    CHECK(store->Import("example.com/a:b", garbage.get()).status().code() ==
+    CHECK(store->ImportImage("example.com/a:b", garbage.get()).status().code() ==
           absl::StatusCode::kInvalidArgument);
-    CHECK(store->List()->empty());
+    CHECK(store->ListImages()->empty());
     CHECK(ListDir(dir.path() + "/blobs/sha256").empty());
     CHECK(ListDir(dir.path() + "/snapshots").empty());
   }

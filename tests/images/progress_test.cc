@@ -6,8 +6,8 @@
 namespace zlayer::images {
 namespace {
 
-using runtimes::PullProgress;
-using LayerState = runtimes::PullProgress::LayerState;
+using core::PullProgress;
+using LayerState = core::PullProgress::LayerState;
 
 TEST_CASE("progress is throttled per layer but never loses a state change", "[unit]") {
   ProgressFanout fanout(absl::Hours(1));  // no time-based sends within the test

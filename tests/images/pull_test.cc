@@ -17,9 +17,9 @@ namespace zlayer::images {
 namespace {
 
 using namespace zlayer::images::testing;  // NOLINT
-using runtimes::PullPolicy;
-using runtimes::PullProgress;
-using LayerState = runtimes::PullProgress::LayerState;
+using core::PullPolicy;
+using core::PullProgress;
+using LayerState = core::PullProgress::LayerState;
 
 BuiltImage MultiLayer(const std::string& marker = "v1") {
   return ImageBuilder()
@@ -52,7 +52,7 @@ TEST_CASE("a multi-layer image pulls over plain HTTP with throttled progress", "
   const std::string ref = reg.host() + "/test/multi:v1";
 
   ProgressLog log;
-  auto r = store->Pull(Req(ref), log.fn);
+  auto r = store->PullImage(Req(ref), log.fn);
   REQUIRE(r.ok());
   CHECK(r->reference == ref);
   CHECK(r->digest == img.manifest.digest);
@@ -103,7 +103,7 @@ TEST_CASE("a multi-layer image pulls over plain HTTP with throttled progress", "
     CHECK(again->layer_dirs == resolved->layer_dirs);
   }
   SECTION("by digest, with a shared store entry") {
-    auto d = store->Pull(Req(reg.host() + "/test/multi@" + img.manifest.digest), nullptr);
+    auto d = store->PullImage(Req(reg.host() + "/test/multi@" + img.manifest.digest), nullptr);
     REQUIRE(d.ok());
     CHECK(d->already_present);  // a digest needs no network once here
   }
@@ -117,13 +117,13 @@ TEST_CASE("pull policies keep their meaning", "[integration]") {
   auto store = OpenStore(dir.path());
   const std::string ref = reg.host() + "/test/policy";  // tag defaults to latest
 
-  auto never = store->Pull(Req(ref, PullPolicy::kNever), nullptr);
+  auto never = store->PullImage(Req(ref, PullPolicy::kNever), nullptr);
   REQUIRE_FALSE(never.ok());
   CHECK(never.status().code() == absl::StatusCode::kNotFound);
   CHECK_THAT(std::string(never.status().message()), Catch::Contains("policy is Never"));
 
-  REQUIRE(store->Pull(Req(ref), nullptr).ok());
-  CHECK(store->Pull(Req(ref, PullPolicy::kNever), nullptr)->already_present);
+  REQUIRE(store->PullImage(Req(ref), nullptr).ok());
+  CHECK(store->PullImage(Req(ref, PullPolicy::kNever), nullptr)->already_present);
 
   // The tag moves on in the registry.
   const BuiltImage v2 = MultiLayer("v2");
@@ -131,14 +131,14 @@ TEST_CASE("pull policies keep their meaning", "[integration]") {
 
   SECTION("IfNotPresent touches no network when the image is here") {
     reg.Kill();
-    auto r = store->Pull(Req(ref, PullPolicy::kIfNotPresent), nullptr);
+    auto r = store->PullImage(Req(ref, PullPolicy::kIfNotPresent), nullptr);
     REQUIRE(r.ok());
     CHECK(r->already_present);
     CHECK(r->digest == v1.manifest.digest);
   }
   SECTION("Always re-resolves the tag; Prune then removes the old image") {
     ProgressLog log;
-    auto r = store->Pull(Req(ref, PullPolicy::kAlways), log.fn);
+    auto r = store->PullImage(Req(ref, PullPolicy::kAlways), log.fn);
     REQUIRE(r.ok());
     CHECK_FALSE(r->already_present);
     CHECK(r->digest == v2.manifest.digest);
@@ -151,18 +151,18 @@ TEST_CASE("pull policies keep their meaning", "[integration]") {
     REQUIRE(resolved.ok());
     CHECK(*base::ReadFile(resolved->layer_dirs[2] + "/marker") == "v2");
 
-    auto again = store->Pull(Req(ref, PullPolicy::kAlways), nullptr);
+    auto again = store->PullImage(Req(ref, PullPolicy::kAlways), nullptr);
     REQUIRE(again.ok());
     CHECK(again->already_present);  // resolved again, nothing new
 
-    auto pruned = store->Prune();
+    auto pruned = store->PruneImages();
     REQUIRE(pruned.ok());
     CHECK(pruned->deleted ==
           std::vector<std::string>{reg.host() + "/test/policy@" + v1.manifest.digest});
     CHECK(pruned->space_reclaimed > 0);
     CHECK_FALSE(base::ReadFile(dir.path() + "/blobs/sha256/" + v1.layers[2].digest.substr(7)).ok());
     CHECK(store->Resolve(ref).ok());
-    auto nothing = store->Prune();
+    auto nothing = store->PruneImages();
     REQUIRE(nothing.ok());
     CHECK(nothing->deleted.empty());
     CHECK(nothing->space_reclaimed == 0);
@@ -191,7 +191,7 @@ TEST_CASE("multi-arch indexes resolve to the host platform", "[integration]") {
 
   SECTION("the host's") {
     auto store = OpenStore(dir.path());
-    auto r = store->Pull(Req(ref), nullptr);
+    auto r = store->PullImage(Req(ref), nullptr);
     REQUIRE(r.ok());
     CHECK(r->digest == index.digest);  // the reference resolved to the index
     auto resolved = store->Resolve(ref);
@@ -200,7 +200,7 @@ TEST_CASE("multi-arch indexes resolve to the host platform", "[integration]") {
     CHECK(*base::ReadFile(resolved->layer_dirs[0] + "/arch") == host.architecture);
     CHECK(resolved->manifest_digest ==
           (host.architecture == "arm64" ? b.manifest.digest : a.manifest.digest));
-    auto listed = store->List();
+    auto listed = store->ListImages();
     REQUIRE(listed.ok());
     REQUIRE(listed->size() == 1);
     CHECK((*listed)[0].digest == index.digest);
@@ -210,12 +210,12 @@ TEST_CASE("multi-arch indexes resolve to the host platform", "[integration]") {
     o.root = dir.path();
     o.platform = Platform{"linux", "arm64", ""};
     auto store = *ImageStore::Open(o);
-    REQUIRE(store->Pull(Req(ref), nullptr).ok());
+    REQUIRE(store->PullImage(Req(ref), nullptr).ok());
     CHECK(*base::ReadFile(store->Resolve(ref)->layer_dirs[0] + "/arch") == "arm64");
     store.reset();
     o.platform = Platform{"linux", "s390x", ""};
     store = *ImageStore::Open(o);
-    auto none = store->Pull(Req(reg.host() + "/test/multiarch:1.0", PullPolicy::kAlways), nullptr);
+    auto none = store->PullImage(Req(reg.host() + "/test/multiarch:1.0", PullPolicy::kAlways), nullptr);
     REQUIRE_FALSE(none.ok());
     CHECK(none.status().code() == absl::StatusCode::kNotFound);
     CHECK_THAT(std::string(none.status().message()),
@@ -228,17 +228,17 @@ TEST_CASE("missing images and bad references fail clearly", "[integration]") {
   TestRegistry reg;
   auto dir = zlayer::testing::MakeTempDir();
   auto store = OpenStore(dir.path());
-  auto missing = store->Pull(Req(reg.host() + "/no/such:tag"), nullptr);
+  auto missing = store->PullImage(Req(reg.host() + "/no/such:tag"), nullptr);
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.status().code() == absl::StatusCode::kNotFound);
   CHECK_THAT(std::string(missing.status().message()), Catch::Contains("MANIFEST_UNKNOWN") ||
                                                           Catch::Contains("NAME_UNKNOWN"));
-  auto bad = store->Pull(Req("Bad/Name"), nullptr);
+  auto bad = store->PullImage(Req("Bad/Name"), nullptr);
   CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
   // Nothing listening: a transport error is UNAVAILABLE.
-  auto down = store->Pull(Req(absl::StrCat("127.0.0.1:", FreePort(), "/x:y")), nullptr);
+  auto down = store->PullImage(Req(absl::StrCat("127.0.0.1:", FreePort(), "/x:y")), nullptr);
   CHECK(down.status().code() == absl::StatusCode::kUnavailable);
-  CHECK(store->List()->empty());
+  CHECK(store->ListImages()->empty());
 }
 
 TEST_CASE("layers download in parallel, bounded", "[integration]") {
@@ -251,7 +251,7 @@ TEST_CASE("layers download in parallel, bounded", "[integration]") {
   REQUIRE(PushImage(reg.pusher(), "test/par", "v1", img).ok());
   const int limit = GENERATE(1, 3);
   auto dir = zlayer::testing::MakeTempDir();
-  runtimes::RegistryConfig rc;
+  images::RegistryConfig rc;
   rc.max_parallel_downloads = limit;
   // 1 MiB/s per download: each layer takes ~250 ms, long enough to overlap.
   auto store = OpenStore(dir.path(), rc, 1 << 20);
@@ -267,7 +267,7 @@ TEST_CASE("layers download in parallel, bounded", "[integration]") {
       spans[p.digest].second = absl::Now();
     }
   };
-  REQUIRE(store->Pull(Req(reg.host() + "/test/par:v1"), fn).ok());
+  REQUIRE(store->PullImage(Req(reg.host() + "/test/par:v1"), fn).ok());
   absl::MutexLock l(&mu);
   REQUIRE(spans.size() == 4);
   size_t max_overlap = 0;
@@ -295,12 +295,12 @@ TEST_CASE("concurrent pulls of one image share one download", "[integration]") {
   auto store = OpenStore(dir.path(), {}, 2 << 20);  // ~250 ms for the big layer
   const std::string ref = reg.host() + "/test/shared:v1";
   constexpr int kPullers = 4;
-  std::vector<absl::StatusOr<runtimes::PullResult>> results(kPullers,
+  std::vector<absl::StatusOr<core::PullResult>> results(kPullers,
                                                            absl::UnknownError("not run"));
   std::vector<ProgressLog> logs(kPullers);
   std::vector<std::thread> threads;
   for (int i = 0; i < kPullers; ++i) {
-    threads.emplace_back([&, i] { results[i] = store->Pull(Req(ref), logs[i].fn); });
+    threads.emplace_back([&, i] { results[i] = store->PullImage(Req(ref), logs[i].fn); });
   }
   for (auto& t : threads) t.join();
   for (int i = 0; i < kPullers; ++i) {
@@ -330,14 +330,14 @@ TEST_CASE("a registry dying mid-pull fails cleanly and stores nothing", "[integr
       halfway.Notify();
     }
   };
-  absl::StatusOr<runtimes::PullResult> result = absl::UnknownError("not run");
-  std::thread puller([&] { result = store->Pull(Req(reg.host() + "/test/dies:v1"), fn); });
+  absl::StatusOr<core::PullResult> result = absl::UnknownError("not run");
+  std::thread puller([&] { result = store->PullImage(Req(reg.host() + "/test/dies:v1"), fn); });
   REQUIRE(halfway.WaitForNotificationWithTimeout(absl::Seconds(20)));
   reg.Kill();
   puller.join();
   REQUIRE_FALSE(result.ok());
   CHECK(result.status().code() == absl::StatusCode::kUnavailable);
-  CHECK(store->List()->empty());
+  CHECK(store->ListImages()->empty());
   CHECK(ListDir(dir.path() + "/blobs/sha256").empty());
   CHECK(ListDir(dir.path() + "/snapshots").empty());
   CHECK(ListDir(dir.path() + "/ingest").empty());
@@ -367,8 +367,8 @@ TEST_CASE("a download cut short resumes where it stopped", "[integration]") {
   ProgressFn fn = [&](const PullProgress& p) {
     if (p.bytes_done > (8 << 20) && !halfway.HasBeenNotified()) halfway.Notify();
   };
-  absl::StatusOr<runtimes::PullResult> result = absl::UnknownError("not run");
-  std::thread puller([&] { result = store->Pull(Req(reg.host() + "/test/resume:v1"), fn); });
+  absl::StatusOr<core::PullResult> result = absl::UnknownError("not run");
+  std::thread puller([&] { result = store->PullImage(Req(reg.host() + "/test/resume:v1"), fn); });
   REQUIRE(halfway.WaitForNotificationWithTimeout(absl::Seconds(20)));
   reg.Restart();
   puller.join();

@@ -10,7 +10,7 @@
 #include "images/image_store.h"
 
 int main(int argc, char** argv) {
-  using zlayer::runtimes::PullProgress;
+  using zlayer::core::PullProgress;
   if (argc < 3) {
     std::fprintf(stderr, "usage: %s STORE_ROOT REFERENCE [BYTES_PER_SEC]\n", argv[0]);
     return 2;
@@ -36,9 +36,9 @@ int main(int argc, char** argv) {
     }
     std::fflush(stdout);
   };
-  zlayer::runtimes::PullRequest req;
+  zlayer::core::PullRequest req;
   req.image = argv[2];
-  auto r = (*store)->Pull(req, fn);
+  auto r = (*store)->PullImage(req, fn);
   if (!r.ok()) {
     std::printf("error %s\n", r.status().ToString().c_str());
     return 1;

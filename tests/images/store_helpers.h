@@ -16,7 +16,7 @@
 namespace zlayer::images::testing {
 
 inline std::unique_ptr<ImageStore> OpenStore(const std::string& root,
-                                             runtimes::RegistryConfig reg = {},
+                                             images::RegistryConfig reg = {},
                                              uint64_t rate = 0) {
   StoreOptions o;
   o.root = root;
@@ -50,20 +50,20 @@ inline std::string RandomBytes(size_t n, uint32_t seed) {
 // Records every progress event, thread-safely.
 struct ProgressLog {
   absl::Mutex mu;
-  std::vector<runtimes::PullProgress> events;
-  ProgressFn fn = [this](const runtimes::PullProgress& p) {
+  std::vector<core::PullProgress> events;
+  ProgressFn fn = [this](const core::PullProgress& p) {
     absl::MutexLock l(&mu);
     events.push_back(p);
   };
-  std::vector<runtimes::PullProgress> Snapshot() {
+  std::vector<core::PullProgress> Snapshot() {
     absl::MutexLock l(&mu);
     return events;
   }
 };
 
-inline runtimes::PullRequest Req(const std::string& image,
-                                 runtimes::PullPolicy policy = runtimes::PullPolicy::kIfNotPresent) {
-  runtimes::PullRequest r;
+inline core::PullRequest Req(const std::string& image,
+                                 core::PullPolicy policy = core::PullPolicy::kIfNotPresent) {
+  core::PullRequest r;
   r.image = image;
   r.policy = policy;
   return r;

@@ -57,11 +57,11 @@ TEST_CASE("ServiceSpec survives proto -> C++ -> proto", "[unit]") {
   const pb::ServiceSpec in = FullSpec();
   auto cpp = proto::FromProto(in);
   REQUIRE(cpp.ok());
-  CHECK(cpp->rtype == runtimes::ServiceType::kJob);
-  CHECK(cpp->image.pull_policy == runtimes::PullPolicy::kAlways);
+  CHECK(cpp->rtype == core::ServiceType::kJob);
+  CHECK(cpp->image.pull_policy == core::PullPolicy::kAlways);
   CHECK(cpp->resources.memory_bytes == 64u << 20);
-  CHECK(cpp->storage.at(0).type == runtimes::StorageType::kTmpfs);
-  CHECK(cpp->health->check == runtimes::HealthSpec::Check::kCommand);
+  CHECK(cpp->storage.at(0).type == core::StorageType::kTmpfs);
+  CHECK(cpp->health->check == core::HealthSpec::Check::kCommand);
   CHECK(*cpp->stop_grace_period == absl::Seconds(5));
   const pb::ServiceSpec out = proto::ToProto(*cpp);
   std::string diff;
@@ -89,13 +89,13 @@ TEST_CASE("timestamps and durations keep nanoseconds", "[unit]") {
 }
 
 TEST_CASE("states and outcomes map to the wire enums", "[unit]") {
-  CHECK(proto::ToProto(runtimes::ContainerState::Exited(3)).exit_code() == 3);
-  CHECK(proto::ToProto(runtimes::ContainerState::Exited(3)).phase() ==
+  CHECK(proto::ToProto(core::ContainerState::Exited(3)).exit_code() == 3);
+  CHECK(proto::ToProto(core::ContainerState::Exited(3)).phase() ==
         pb::CONTAINER_PHASE_EXITED);
-  CHECK(proto::ToProto(runtimes::ContainerState::Failed("x")).reason() == "x");
-  runtimes::WaitOutcome o;
+  CHECK(proto::ToProto(core::ContainerState::Failed("x")).reason() == "x");
+  core::WaitOutcome o;
   o.exit_code = 137;
-  o.reason = runtimes::WaitReason::kSignal;
+  o.reason = core::WaitReason::kSignal;
   o.signal = "SIGKILL";
   o.finished_at = absl::FromUnixSeconds(5);
   const pb::WaitOutcome w = proto::ToProto(o);
@@ -103,17 +103,17 @@ TEST_CASE("states and outcomes map to the wire enums", "[unit]") {
   CHECK(w.signal() == "SIGKILL");
   CHECK(w.finished_at().seconds() == 5);
   const auto back = proto::FromProto(w);
-  CHECK(back.reason == runtimes::WaitReason::kSignal);
+  CHECK(back.reason == core::WaitReason::kSignal);
   CHECK(*back.signal == "SIGKILL");
-  CHECK(proto::ToProto(runtimes::WaitReason::kOomKilled) == pb::WAIT_REASON_OOM_KILLED);
-  CHECK(proto::ToProto(runtimes::WaitReason::kRuntimeError) == pb::WAIT_REASON_RUNTIME_ERROR);
+  CHECK(proto::ToProto(core::WaitReason::kOomKilled) == pb::WAIT_REASON_OOM_KILLED);
+  CHECK(proto::ToProto(core::WaitReason::kRuntimeError) == pb::WAIT_REASON_RUNTIME_ERROR);
 }
 
 TEST_CASE("log messages that are not UTF-8 still serialise", "[unit]") {
-  runtimes::LogEntry e;
+  core::LogEntry e;
   e.timestamp = absl::FromUnixSeconds(1);
   e.message = std::string("ok \xff\xfe end");
-  e.stream = runtimes::LogStream::kStderr;
+  e.stream = core::LogStream::kStderr;
   const pb::LogEntry p = proto::ToProto(e);
   CHECK(p.message() == "ok \xEF\xBF\xBD\xEF\xBF\xBD end");
   std::string wire;

@@ -4,10 +4,10 @@
 #include <cerrno>
 
 #include "agentd/grpc/status_convert.h"
-#include "base/errors.h"
+#include "core/errors.h"
 
-using zlayer::base::AgentError;
-using zlayer::base::ErrorKind;
+using zlayer::core::AgentError;
+using zlayer::core::ErrorKind;
 
 TEST_CASE("each error kind maps to exactly one gRPC code", "[unit]") {
   const std::pair<ErrorKind, grpc::StatusCode> table[] = {
@@ -20,7 +20,7 @@ TEST_CASE("each error kind maps to exactly one gRPC code", "[unit]") {
       {ErrorKind::kInternal, grpc::StatusCode::INTERNAL},
   };
   for (const auto& [kind, code] : table) {
-    INFO(zlayer::base::KindName(kind));
+    INFO(zlayer::core::KindName(kind));
     const AgentError err(kind, "container web-rep-1: something");
     const grpc::Status g = zlayer::agentd::ToGrpcStatus(err.ToStatus());
     CHECK(g.error_code() == code);
@@ -33,34 +33,34 @@ TEST_CASE("each error kind maps to exactly one gRPC code", "[unit]") {
 }
 
 TEST_CASE("constructors name the object and keep their kind", "[unit]") {
-  auto s = zlayer::base::NotFound("container web-rep-1", "container not found");
+  auto s = zlayer::core::NotFound("container web-rep-1", "container not found");
   CHECK(s.code() == absl::StatusCode::kNotFound);
   CHECK(s.message() == "container web-rep-1: container not found");
-  CHECK(zlayer::base::Unsupported("list_images").message() ==
+  CHECK(zlayer::core::Unsupported("list_images").message() ==
         "list_images is not supported by this runtime");
-  CHECK(zlayer::base::PullFailed("busybox", "timeout").code() == absl::StatusCode::kUnavailable);
-  auto w = zlayer::base::WrongState("container a-rep-1", "exited(0)", "start it first");
+  CHECK(zlayer::core::PullFailed("busybox", "timeout").code() == absl::StatusCode::kUnavailable);
+  auto w = zlayer::core::WrongState("container a-rep-1", "exited(0)", "start it first");
   CHECK(w.code() == absl::StatusCode::kFailedPrecondition);
   CHECK(w.message() == "container a-rep-1 is exited(0); start it first");
 }
 
 TEST_CASE("errno values map to the codes a client can act on", "[unit]") {
-  CHECK(zlayer::base::ErrnoStatus(ENOENT, "open x").code() == absl::StatusCode::kNotFound);
-  CHECK(zlayer::base::ErrnoStatus(ENOSPC, "write x").code() ==
+  CHECK(zlayer::core::ErrnoStatus(ENOENT, "open x").code() == absl::StatusCode::kNotFound);
+  CHECK(zlayer::core::ErrnoStatus(ENOSPC, "write x").code() ==
         absl::StatusCode::kResourceExhausted);
-  CHECK(zlayer::base::ErrnoStatus(EMFILE, "open x").code() ==
+  CHECK(zlayer::core::ErrnoStatus(EMFILE, "open x").code() ==
         absl::StatusCode::kResourceExhausted);
-  CHECK(zlayer::base::ErrnoStatus(EACCES, "open x").code() ==
+  CHECK(zlayer::core::ErrnoStatus(EACCES, "open x").code() ==
         absl::StatusCode::kPermissionDenied);
-  CHECK(std::string(zlayer::base::ErrnoStatus(ENOENT, "open /x").message())
+  CHECK(std::string(zlayer::core::ErrnoStatus(ENOENT, "open /x").message())
             .rfind("open /x: ", 0) == 0);
 }
 
 TEST_CASE("Annotate adds context and keeps the code", "[unit]") {
-  auto s = zlayer::base::Annotate(absl::NotFoundError("inner"), "outer");
+  auto s = zlayer::core::Annotate(absl::NotFoundError("inner"), "outer");
   CHECK(s.code() == absl::StatusCode::kNotFound);
   CHECK(s.message() == "outer: inner");
-  CHECK(zlayer::base::Annotate(absl::OkStatus(), "x").ok());
+  CHECK(zlayer::core::Annotate(absl::OkStatus(), "x").ok());
 }
 
 TEST_CASE("OK converts to OK", "[unit]") {

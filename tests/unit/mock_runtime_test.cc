@@ -4,6 +4,7 @@
 #include "absl/time/clock.h"
 #include "runtimes/mock/mock_runtime.h"
 
+using namespace zlayer::core;
 using namespace zlayer::runtimes;
 
 namespace {

@@ -1,9 +1,9 @@
 #include <catch2/catch.hpp>
 
-#include "runtimes/signals.h"
+#include "core/signals.h"
 
-using zlayer::runtimes::SignalNameFromExitCode;
-using zlayer::runtimes::ValidateSignal;
+using zlayer::core::SignalNameFromExitCode;
+using zlayer::core::ValidateSignal;
 
 TEST_CASE("ValidateSignal accepts the allowed signals in every spelling", "[unit]") {
   SECTION("SIG-prefixed") {

@@ -4,6 +4,7 @@
 
 #include "runtimes/state_bus.h"
 
+using namespace zlayer::core;
 using namespace zlayer::runtimes;
 
 TEST_CASE("StateBus replays the current state, then delivers changes", "[unit]") {

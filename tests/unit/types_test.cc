@@ -1,13 +1,13 @@
 #include <catch2/catch.hpp>
 
-#include "runtimes/types.h"
+#include "core/types.h"
 
-using zlayer::runtimes::ContainerId;
-using zlayer::runtimes::ContainerState;
-using zlayer::runtimes::ParseWaitReason;
-using zlayer::runtimes::WaitOutcome;
-using zlayer::runtimes::WaitReason;
-using zlayer::runtimes::WaitReasonName;
+using zlayer::core::ContainerId;
+using zlayer::core::ContainerState;
+using zlayer::core::ParseWaitReason;
+using zlayer::core::WaitOutcome;
+using zlayer::core::WaitReason;
+using zlayer::core::WaitReasonName;
 
 TEST_CASE("ContainerId displays as service-rep-N and parses back", "[unit]") {
   CHECK(ContainerId{"web", 1}.ToString() == "web-rep-1");
@@ -32,15 +32,15 @@ TEST_CASE("ContainerId displays as service-rep-N and parses back", "[unit]") {
 }
 
 TEST_CASE("ValidateContainerId keeps service names safe as file and cgroup names", "[unit]") {
-  CHECK(zlayer::runtimes::ValidateContainerId({"web", 1}).ok());
-  CHECK(zlayer::runtimes::ValidateContainerId({"Web.1_a-b", 1}).ok());
+  CHECK(zlayer::core::ValidateContainerId({"web", 1}).ok());
+  CHECK(zlayer::core::ValidateContainerId({"Web.1_a-b", 1}).ok());
   for (const char* bad : {"", "/etc", "..", ".hidden", "a/b", "a b", "ä"}) {
     INFO(bad);
-    CHECK(zlayer::runtimes::ValidateContainerId({bad, 1}).code() ==
+    CHECK(zlayer::core::ValidateContainerId({bad, 1}).code() ==
           absl::StatusCode::kInvalidArgument);
   }
-  CHECK_FALSE(zlayer::runtimes::ValidateContainerId({std::string(64, 'a'), 1}).ok());
-  CHECK(zlayer::runtimes::ValidateContainerId({std::string(63, 'a'), 1}).ok());
+  CHECK_FALSE(zlayer::core::ValidateContainerId({std::string(64, 'a'), 1}).ok());
+  CHECK(zlayer::core::ValidateContainerId({std::string(63, 'a'), 1}).ok());
 }
 
 TEST_CASE("ContainerState has six phases and prints them", "[unit]") {

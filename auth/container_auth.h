@@ -11,9 +11,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "runtimes/types.h"
+#include "core/types.h"
 
-namespace zlayer::runtimes {
+namespace zlayer::auth {
 
 // How the agent is configured (agentd.yaml `container_auth:`). The signing secret
 // stays in a file of its own so that the config can be world-readable and printed.
@@ -41,11 +41,11 @@ absl::StatusOr<ContainerAuthContext> LoadContainerAuth(const ContainerAuthConfig
 // A compact JWS (HS256) with sub "container:<service>:<service-rep-N>", iss "zlayer",
 // roles ["container"], iat = now and exp = now + ttl.
 absl::StatusOr<std::string> MintContainerToken(const ContainerAuthContext& auth,
-                                               const ContainerId& id, absl::Time now);
+                                               const core::ContainerId& id, absl::Time now);
 
 // The variables a container sees; ZLAYER_SOCKET only when a socket is configured.
 inline constexpr char kApiUrlEnv[] = "ZLAYER_API_URL";
 inline constexpr char kTokenEnv[] = "ZLAYER_TOKEN";
 inline constexpr char kSocketEnv[] = "ZLAYER_SOCKET";
 
-}  // namespace zlayer::runtimes
+}  // namespace zlayer::auth

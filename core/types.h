@@ -12,10 +12,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "cgroups/stats.h"
-#include "runtimes/service_spec.h"
+#include "core/cgroup_stats.h"
+#include "core/service_spec.h"
 
-namespace zlayer::runtimes {
+namespace zlayer::core {
 
 // A replica of a service, shown as "<service>-rep-<replica>".
 struct ContainerId {
@@ -85,9 +85,19 @@ struct WaitOutcome {
   // A plain exit with no signal or timestamp: what a backend without richer
   // information reports.
   static WaitOutcome Exited(int exit_code) {
-    WaitOutcome o;
-    o.exit_code = exit_code;
-    return o;
+    WaitOutcome outcome;
+    outcome.exit_code = exit_code;
+    return outcome;
+  }
+  // The runtime, the monitor or the agent failed the container: exit code 128 (no
+  // process status is known), reason runtime_error, and why.
+  static WaitOutcome RuntimeError(std::string why, std::optional<absl::Time> finished_at) {
+    WaitOutcome outcome;
+    outcome.exit_code = 128;
+    outcome.reason = WaitReason::kRuntimeError;
+    outcome.message = std::move(why);
+    outcome.finished_at = finished_at;
+    return outcome;
   }
 };
 
@@ -152,51 +162,6 @@ struct LogQuery {
   std::optional<absl::Time> since;
 };
 
-// Images ----------------------------------------------------------------------
-
-struct ImageInfo {
-  std::string reference;
-  std::optional<std::string> digest;
-  std::optional<uint64_t> size_bytes;
-  std::optional<absl::Time> created_at;
-  uint32_t containers = 0;
-};
-
-struct PruneResult {
-  std::vector<std::string> deleted;
-  uint64_t space_reclaimed = 0;
-};
-
-struct PullRequest {
-  std::string image;
-  PullPolicy policy = PullPolicy::kIfNotPresent;
-  std::optional<RegistryAuth> auth;
-};
-
-struct PullProgress {
-  enum class Kind { kLayer, kStatus };
-  Kind kind = Kind::kStatus;
-  std::string status;  // kStatus
-  // kLayer:
-  std::string digest;
-  uint64_t bytes_done = 0;
-  uint64_t bytes_total = 0;
-  enum class LayerState { kWaiting, kDownloading, kVerified, kExtracting, kDone, kAlreadyExists };
-  LayerState layer_state = LayerState::kWaiting;
-};
-
-struct PullResult {
-  std::string reference;
-  std::string digest;
-  bool already_present = false;
-  uint64_t size_bytes = 0;
-};
-
-struct ImportResult {
-  std::string reference;
-  std::string digest;
-};
-
 // Inspect ---------------------------------------------------------------------
 
 struct PortMapping {
@@ -256,7 +221,7 @@ struct ContainerStats {
   ContainerId id;
   absl::Time timestamp;
   // Core fields (cpu_usage_usec, memory_bytes, memory_limit) and extras.
-  cgroups::CgroupStats cgroup;
+  core::CgroupStats cgroup;
 };
 
 // Streams ---------------------------------------------------------------------
@@ -277,4 +242,4 @@ class Subscription {
   virtual ~Subscription() = default;
 };
 
-}  // namespace zlayer::runtimes
+}  // namespace zlayer::core

@@ -1,8 +1,8 @@
-#include "runtimes/log_cursor.h"
+#include "core/log_cursor.h"
 
 #include <algorithm>
 
-namespace zlayer::runtimes {
+namespace zlayer::core {
 namespace {
 
 class VectorLogCursor final : public LogCursor {
@@ -31,4 +31,4 @@ std::unique_ptr<LogCursor> MakeVectorLogCursor(std::vector<LogEntry> entries) {
   return std::make_unique<VectorLogCursor>(std::move(entries));
 }
 
-}  // namespace zlayer::runtimes
+}  // namespace zlayer::core

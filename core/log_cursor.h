@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "runtimes/types.h"
+#include "core/types.h"
 
-namespace zlayer::runtimes {
+namespace zlayer::core {
 
 class LogCursor {
  public:
@@ -32,4 +32,4 @@ class LogCursor {
 // A finished list of entries: what backends without live logs return.
 std::unique_ptr<LogCursor> MakeVectorLogCursor(std::vector<LogEntry> entries);
 
-}  // namespace zlayer::runtimes
+}  // namespace zlayer::core

@@ -1,4 +1,4 @@
-#include "runtimes/signals.h"
+#include "core/signals.h"
 
 #include <signal.h>
 
@@ -7,9 +7,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "base/errors.h"
+#include "core/errors.h"
 
-namespace zlayer::runtimes {
+namespace zlayer::core {
 namespace {
 
 struct NamedSignal {
@@ -39,13 +39,13 @@ constexpr NamedSignal kKnown[] = {
 
 absl::StatusOr<std::string> ValidateSignal(absl::string_view signal) {
   const absl::string_view trimmed = absl::StripAsciiWhitespace(signal);
-  if (trimmed.empty()) return base::InvalidSpec("signal must not be empty");
+  if (trimmed.empty()) return core::InvalidSpec("signal must not be empty");
   std::string upper = absl::AsciiStrToUpper(trimmed);
   if (!absl::StartsWith(upper, "SIG")) upper = absl::StrCat("SIG", upper);
   for (const auto& s : kAllowedForKill) {
     if (upper == s.name) return upper;
   }
-  return base::InvalidSpec(absl::StrCat("unsupported signal '", upper,
+  return core::InvalidSpec(absl::StrCat("unsupported signal '", upper,
                                         "'; allowed: SIGKILL, SIGTERM, SIGINT, SIGHUP, "
                                         "SIGUSR1, SIGUSR2"));
 }
@@ -82,4 +82,4 @@ std::optional<std::string> SignalNameFromExitCode(int exit_code) {
   }
 }
 
-}  // namespace zlayer::runtimes
+}  // namespace zlayer::core

@@ -1,10 +1,10 @@
-#include "base/errors.h"
+#include "core/errors.h"
 
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 
-namespace zlayer::base {
+namespace zlayer::core {
 
 absl::StatusCode CodeForKind(ErrorKind kind) {
   switch (kind) {
@@ -110,4 +110,4 @@ absl::Status Annotate(const absl::Status& status, absl::string_view context) {
   return absl::Status(status.code(), absl::StrCat(context, ": ", status.message()));
 }
 
-}  // namespace zlayer::base
+}  // namespace zlayer::core

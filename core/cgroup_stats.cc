@@ -1,6 +1,6 @@
-#include "cgroups/stats.h"
+#include "core/cgroup_stats.h"
 
-namespace zlayer::cgroups {
+namespace zlayer::core {
 
 const char* CgroupModeName(CgroupMode mode) {
   switch (mode) {
@@ -12,4 +12,4 @@ const char* CgroupModeName(CgroupMode mode) {
   return "unknown";
 }
 
-}  // namespace zlayer::cgroups
+}  // namespace zlayer::core

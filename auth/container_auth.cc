@@ -1,4 +1,4 @@
-#include "runtimes/container_auth.h"
+#include "auth/container_auth.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -12,7 +12,7 @@
 #include "base/fs_util.h"
 #include "nlohmann/json.hpp"
 
-namespace zlayer::runtimes {
+namespace zlayer::auth {
 
 absl::StatusOr<ContainerAuthContext> LoadContainerAuth(const ContainerAuthConfig& config) {
   const std::string& path = config.jwt_secret_file;
@@ -50,7 +50,7 @@ absl::StatusOr<ContainerAuthContext> LoadContainerAuth(const ContainerAuthConfig
 }
 
 absl::StatusOr<std::string> MintContainerToken(const ContainerAuthContext& auth,
-                                               const ContainerId& id, absl::Time now) {
+                                               const core::ContainerId& id, absl::Time now) {
   const int64_t iat = absl::ToUnixSeconds(now);
   const nlohmann::json header = {{"alg", "HS256"}, {"typ", "JWT"}};
   const nlohmann::json claims = {
@@ -75,4 +75,4 @@ absl::StatusOr<std::string> MintContainerToken(const ContainerAuthContext& auth,
                           reinterpret_cast<const char*>(mac), mac_len)));
 }
 
-}  // namespace zlayer::runtimes
+}  // namespace zlayer::auth

@@ -1,4 +1,7 @@
-// The Runtime interface: everything the agent can do with containers and images.
+// The ContainerRuntime interface: everything the agent can do with containers.
+// Images are the other half of the contract and live behind core/image_service.h,
+// so a backend implements only what it owns (the OCI backend containers, the image
+// store images; the mock, which mirrors the contract's mock, both).
 //
 // Backends (runtimes/mock, runtimes/oci) implement it; agentd/ serves it over gRPC.
 // Threading: every method may be called from any thread concurrently. Methods that
@@ -6,10 +9,10 @@
 // the agent's work queue, never from a gRPC reaction. Callbacks given to streaming
 // methods run on backend threads and must not block.
 //
-// Errors follow base/errors.h: NOT_FOUND for an unknown container or image,
+// Errors follow core/errors.h: NOT_FOUND for an unknown container or image,
 // INVALID_ARGUMENT for bad input, FAILED_PRECONDITION for the wrong state,
-// UNIMPLEMENTED for optional operations the backend lacks, UNAVAILABLE when a
-// registry cannot be reached, INTERNAL for runtime failures (with their stderr).
+// UNIMPLEMENTED for optional operations the backend lacks, UNAVAILABLE when an
+// image cannot be pulled, INTERNAL for runtime failures (with their stderr).
 #pragma once
 
 #include <functional>
@@ -21,38 +24,24 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "runtimes/log_cursor.h"
-#include "runtimes/service_spec.h"
-#include "runtimes/types.h"
+#include "core/log_cursor.h"
+#include "core/service_spec.h"
+#include "core/image_types.h"
+#include "core/types.h"
 
-namespace zlayer::runtimes {
+namespace zlayer::core {
 
-using PullProgressFn = std::function<void(const PullProgress&)>;
 using ExecEventFn = std::function<void(ExecEvent)>;
 using WatchFn = std::function<void(const WatchEvent&)>;
 
-class Runtime {
+class ContainerRuntime {
  public:
-  virtual ~Runtime() = default;
+  virtual ~ContainerRuntime() = default;
 
   // Short name of the backend ("mock", "oci") and of the OCI runtime in use
   // ("runc 1.1.5"), for logs and GetAgentInfo.
   virtual std::string BackendName() const = 0;
   virtual std::string RuntimeDescription() const { return {}; }
-
-  // Images --------------------------------------------------------------------
-
-  // Makes `request.image` available locally under `request.policy`. `progress` is
-  // called from download threads. Returns the resolved reference and digest.
-  virtual absl::StatusOr<PullResult> PullImage(const PullRequest& request,
-                                               const PullProgressFn& progress) = 0;
-  // Imports an OCI image layout tar read from `tar_fd`.
-  virtual absl::StatusOr<ImportResult> ImportImage(const std::string& reference, int tar_fd);
-  virtual absl::StatusOr<std::vector<ImageInfo>> ListImages();
-  // Refuses (FAILED_PRECONDITION) while a container uses the image unless `force`.
-  virtual absl::Status RemoveImage(const std::string& image, bool force);
-  virtual absl::StatusOr<PruneResult> PruneImages();
-  virtual absl::Status TagImage(const std::string& source, const std::string& target);
 
   // Lifecycle -----------------------------------------------------------------
 
@@ -131,4 +120,4 @@ class Runtime {
                                                               WatchFn on_event);
 };
 
-}  // namespace zlayer::runtimes
+}  // namespace zlayer::core

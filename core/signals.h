@@ -7,7 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace zlayer::runtimes {
+namespace zlayer::core {
 
 // Accepts SIGKILL, SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGUSR2, with or without the
 // "SIG" prefix, in any case, with surrounding whitespace. Returns the canonical
@@ -22,4 +22,4 @@ std::optional<int> SignalNumber(absl::string_view canonical_name);
 // N is not one of the common POSIX signals. nullopt for codes <= 128.
 std::optional<std::string> SignalNameFromExitCode(int exit_code);
 
-}  // namespace zlayer::runtimes
+}  // namespace zlayer::core

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace zlayer::cgroups {
+namespace zlayer::core {
 
 enum class CgroupMode {
   kUnknown,
@@ -75,4 +75,4 @@ struct CgroupStats {
   CgroupMode mode = CgroupMode::kUnknown;
 };
 
-}  // namespace zlayer::cgroups
+}  // namespace zlayer::core

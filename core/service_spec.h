@@ -10,7 +10,7 @@
 
 #include "absl/time/time.h"
 
-namespace zlayer::runtimes {
+namespace zlayer::core {
 
 enum class PullPolicy { kIfNotPresent, kAlways, kNever };
 
@@ -92,4 +92,4 @@ struct ServiceSpec {
   std::optional<HealthSpec> health;
 };
 
-}  // namespace zlayer::runtimes
+}  // namespace zlayer::core

@@ -1,17 +1,17 @@
-#include "runtimes/types.h"
+#include "core/types.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "base/errors.h"
+#include "core/errors.h"
 
-namespace zlayer::runtimes {
+namespace zlayer::core {
 
 std::string ContainerId::ToString() const { return absl::StrCat(service, "-rep-", replica); }
 
 absl::StatusOr<ContainerId> ContainerId::Parse(absl::string_view name) {
   const size_t pos = name.rfind("-rep-");
   if (pos == absl::string_view::npos || pos == 0) {
-    return base::InvalidSpec(
+    return core::InvalidSpec(
         absl::StrCat("'", name, "' is not a container name; expected <service>-rep-<N>"));
   }
   ContainerId id;
@@ -19,7 +19,7 @@ absl::StatusOr<ContainerId> ContainerId::Parse(absl::string_view name) {
   const absl::string_view number = name.substr(pos + 5);
   if (number.empty() || !absl::SimpleAtoi(number, &id.replica) ||
       number.find_first_not_of("0123456789") != absl::string_view::npos) {
-    return base::InvalidSpec(absl::StrCat("'", name, "': replica '", number,
+    return core::InvalidSpec(absl::StrCat("'", name, "': replica '", number,
                                           "' is not a number; expected <service>-rep-<N>"));
   }
   if (auto s = ValidateContainerId(id); !s.ok()) return s;
@@ -28,21 +28,21 @@ absl::StatusOr<ContainerId> ContainerId::Parse(absl::string_view name) {
 
 absl::Status ValidateContainerId(const ContainerId& id) {
   const std::string& s = id.service;
-  if (s.empty()) return base::InvalidSpec("container id: service name must not be empty");
+  if (s.empty()) return core::InvalidSpec("container id: service name must not be empty");
   if (s.size() > 63) {
-    return base::InvalidSpec(
+    return core::InvalidSpec(
         absl::StrCat("container id: service name '", s, "' is longer than 63 characters"));
   }
   auto alnum = [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
   };
   if (!alnum(s.front())) {
-    return base::InvalidSpec(absl::StrCat("container id: service name '", s,
+    return core::InvalidSpec(absl::StrCat("container id: service name '", s,
                                           "' must start with a letter or digit"));
   }
   for (char c : s) {
     if (!alnum(c) && c != '-' && c != '_' && c != '.') {
-      return base::InvalidSpec(absl::StrCat(
+      return core::InvalidSpec(absl::StrCat(
           "container id: service name '", s,
           "' may contain only letters, digits, '-', '_' and '.'"));
     }
@@ -95,4 +95,4 @@ bool ContainerFilter::Matches(const ContainerRecord& r) const {
   return true;
 }
 
-}  // namespace zlayer::runtimes
+}  // namespace zlayer::core

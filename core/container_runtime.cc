@@ -1,48 +1,30 @@
-// Default behaviours of the Runtime interface, as the contract defines them.
-#include "runtimes/runtime.h"
+// Default behaviours of the ContainerRuntime interface, as the contract defines them.
+#include "core/container_runtime.h"
 
 #include "absl/strings/str_cat.h"
-#include "base/errors.h"
+#include "core/errors.h"
 
-namespace zlayer::runtimes {
+namespace zlayer::core {
 
-absl::StatusOr<ImportResult> Runtime::ImportImage(const std::string&, int) {
-  return base::Unsupported("import_image");
+absl::Status ContainerRuntime::KillContainer(const ContainerId&, std::optional<std::string>) {
+  return Unsupported("kill_container");
 }
 
-absl::StatusOr<std::vector<ImageInfo>> Runtime::ListImages() {
-  return base::Unsupported("list_images");
-}
-
-absl::Status Runtime::RemoveImage(const std::string&, bool) {
-  return base::Unsupported("remove_image");
-}
-
-absl::StatusOr<PruneResult> Runtime::PruneImages() { return base::Unsupported("prune_images"); }
-
-absl::Status Runtime::TagImage(const std::string&, const std::string&) {
-  return base::Unsupported("tag_image");
-}
-
-absl::Status Runtime::KillContainer(const ContainerId&, std::optional<std::string>) {
-  return base::Unsupported("kill_container");
-}
-
-absl::StatusOr<std::optional<uint16_t>> Runtime::GetContainerPortOverride(const ContainerId&) {
+absl::StatusOr<std::optional<uint16_t>> ContainerRuntime::GetContainerPortOverride(const ContainerId&) {
   return std::optional<uint16_t>();
 }
 
-absl::StatusOr<ContainerInspectDetails> Runtime::InspectDetailed(const ContainerId&) {
+absl::StatusOr<ContainerInspectDetails> ContainerRuntime::InspectDetailed(const ContainerId&) {
   return ContainerInspectDetails{};
 }
 
-absl::Status Runtime::SyncContainerVolumes(const ContainerId&) { return absl::OkStatus(); }
+absl::Status ContainerRuntime::SyncContainerVolumes(const ContainerId&) { return absl::OkStatus(); }
 
-absl::StatusOr<std::vector<LogEntry>> Runtime::GetLogs(const ContainerId& id) {
+absl::StatusOr<std::vector<LogEntry>> ContainerRuntime::GetLogs(const ContainerId& id) {
   return ContainerLogs(id, 0);
 }
 
-absl::StatusOr<std::unique_ptr<LogCursor>> Runtime::OpenLogs(const ContainerId& id,
+absl::StatusOr<std::unique_ptr<LogCursor>> ContainerRuntime::OpenLogs(const ContainerId& id,
                                                              const LogQuery& query) {
   auto entries = ContainerLogs(id, query.tail);
   if (!entries.ok()) return entries.status();
@@ -52,7 +34,7 @@ absl::StatusOr<std::unique_ptr<LogCursor>> Runtime::OpenLogs(const ContainerId& 
   return MakeVectorLogCursor(std::move(*entries));
 }
 
-absl::StatusOr<std::unique_ptr<Subscription>> Runtime::ExecStream(const ExecRequest& request,
+absl::StatusOr<std::unique_ptr<Subscription>> ContainerRuntime::ExecStream(const ExecRequest& request,
                                                                    ExecEventFn on_event) {
   auto result = Exec(request);
   if (!result.ok()) return result.status();
@@ -62,7 +44,7 @@ absl::StatusOr<std::unique_ptr<Subscription>> Runtime::ExecStream(const ExecRequ
   return std::unique_ptr<Subscription>(std::make_unique<Subscription>());
 }
 
-absl::StatusOr<std::vector<ContainerStats>> Runtime::ListContainerStats(
+absl::StatusOr<std::vector<ContainerStats>> ContainerRuntime::ListContainerStats(
     const ContainerFilter& filter) {
   ContainerFilter running = filter;
   running.phase = ContainerState::Phase::kRunning;
@@ -82,13 +64,13 @@ absl::StatusOr<std::vector<ContainerStats>> Runtime::ListContainerStats(
   return out;
 }
 
-absl::StatusOr<WaitOutcome> Runtime::WaitOutcomeOf(const ContainerId& id) {
+absl::StatusOr<WaitOutcome> ContainerRuntime::WaitOutcomeOf(const ContainerId& id) {
   auto code = WaitContainer(id);
   if (!code.ok()) return code.status();
   return WaitOutcome::Exited(*code);
 }
 
-absl::StatusOr<std::unique_ptr<Subscription>> Runtime::Watch(const ContainerId& id,
+absl::StatusOr<std::unique_ptr<Subscription>> ContainerRuntime::Watch(const ContainerId& id,
                                                              WatchFn on_event) {
   auto state = GetContainerState(id);
   if (!state.ok()) return state.status();
@@ -107,4 +89,4 @@ absl::StatusOr<std::unique_ptr<Subscription>> Runtime::Watch(const ContainerId& 
   return std::unique_ptr<Subscription>(std::make_unique<Subscription>());
 }
 
-}  // namespace zlayer::runtimes
+}  // namespace zlayer::core

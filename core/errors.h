@@ -13,7 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
-namespace zlayer::base {
+namespace zlayer::core {
 
 enum class ErrorKind {
   kNotFound,        // NOT_FOUND: unknown container or image
@@ -74,4 +74,4 @@ inline absl::Status ErrnoError(absl::string_view what) {
 // Prefixes context to a status's message while keeping its code.
 absl::Status Annotate(const absl::Status& status, absl::string_view context);
 
-}  // namespace zlayer::base
+}  // namespace zlayer::core
