@@ -62,7 +62,7 @@ absl::StatusOr<PullResult> ImageStore::PullImage(const core::PullRequest& reques
   std::shared_ptr<Flight> flight;
   bool leader = false;
   {
-    absl::MutexLock l(&mu_);
+    absl::MutexLock lock(&mu_);
     auto& slot = flights_[key];
     if (!slot) {
       slot = std::make_shared<Flight>();
@@ -74,7 +74,7 @@ absl::StatusOr<PullResult> ImageStore::PullImage(const core::PullRequest& reques
   if (leader) {
     flight->result = PullLeader(ref, request, flight->fanout);
     {
-      absl::MutexLock l(&mu_);
+      absl::MutexLock lock(&mu_);
       flights_.erase(key);
     }
     flight->done.Notify();
@@ -274,7 +274,7 @@ absl::StatusOr<PullResult> ImageStore::PullLeader(const Reference& ref,
   } shared;
   std::atomic<bool> abort{false};
   {
-    absl::MutexLock l(&shared.mu);
+    absl::MutexLock lock(&shared.mu);
     shared.done.assign(n, 0);
     for (size_t i = 0; i < n; ++i) {
       if (std::find(to_fetch.begin(), to_fetch.end(), i) == to_fetch.end()) shared.done[i] = 1;
@@ -289,13 +289,13 @@ absl::StatusOr<PullResult> ImageStore::PullLeader(const Reference& ref,
       for (;;) {
         size_t idx;
         {
-          absl::MutexLock l(&shared.mu);
+          absl::MutexLock lock(&shared.mu);
           if (shared.next >= to_fetch.size() || abort.load()) return;
           idx = to_fetch[shared.next++];
         }
         absl::Status s =
             DownloadBlob(client, worker_http, manifest.layers[idx], &fanout, &abort);
-        absl::MutexLock l(&shared.mu);
+        absl::MutexLock lock(&shared.mu);
         shared.done[idx] = s.ok() ? 1 : -1;
         if (!s.ok()) {
           if (shared.error.ok() && !absl::IsCancelled(s)) {
@@ -316,7 +316,7 @@ absl::StatusOr<PullResult> ImageStore::PullLeader(const Reference& ref,
   for (size_t i = 0; i < n; ++i) {
     const Descriptor& layer = manifest.layers[i];
     {
-      absl::MutexLock l(&shared.mu);
+      absl::MutexLock lock(&shared.mu);
       auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared.mu) {
         return shared.done[i] != 0 || !shared.error.ok();
       };

@@ -194,7 +194,7 @@ absl::StatusOr<core::PruneResult> ImageStore::Collect(
   absl::WriterMutexLock gc(&gc_mu_);
   absl::flat_hash_set<std::string> leased;
   {
-    absl::MutexLock l(&mu_);
+    absl::MutexLock lock(&mu_);
     for (const auto& [k, n] : leases_) leased.insert(k);
   }
   absl::flat_hash_set<std::string> candidates;

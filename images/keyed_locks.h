@@ -36,7 +36,7 @@ class KeyedLocks {
       bool Check() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return !self->held_.contains(*key); }
     };
     const Free free{this, &key};
-    absl::MutexLock l(&mu_);
+    absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(&free, &Free::Check));
     held_.insert(key);
     return Guard(this, key);
@@ -44,7 +44,7 @@ class KeyedLocks {
 
  private:
   void Unlock(const std::string& key) {
-    absl::MutexLock l(&mu_);
+    absl::MutexLock lock(&mu_);
     held_.erase(key);
   }
 

@@ -92,7 +92,7 @@ absl::StatusOr<std::unique_ptr<MetadataDb>> MetadataDb::Open(const std::string& 
     return absl::InternalError(absl::StrCat("open image metadata ", path, ": ", msg));
   }
   std::unique_ptr<MetadataDb> out(new MetadataDb(db));
-  absl::MutexLock l(&out->mu_);
+  absl::MutexLock lock(&out->mu_);
   sqlite3_busy_timeout(db, 5000);
   // WAL survives a crash of this process at any point; synchronous=FULL makes
   // every committed transaction survive a power loss too (they are few and small).
@@ -104,7 +104,7 @@ absl::StatusOr<std::unique_ptr<MetadataDb>> MetadataDb::Open(const std::string& 
 }
 
 MetadataDb::~MetadataDb() {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   sqlite3_close(db_);
 }
 
@@ -151,7 +151,7 @@ class Txn {
 };
 
 absl::Status MetadataDb::PutImage(const ImageRow& image, const ManifestRow& m) {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   Txn txn(db_);
   if (!txn.ok()) return Error("begin");
   {
@@ -193,14 +193,14 @@ absl::StatusOr<std::optional<ImageRow>> MetadataDb::QueryImage(const char* sql,
 }
 
 absl::StatusOr<std::optional<ImageRow>> MetadataDb::GetImage(const std::string& reference) {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   return QueryImage("SELECT reference, top_digest, manifest_digest, updated_unix FROM images"
                     " WHERE reference = ?",
                     reference);
 }
 
 absl::StatusOr<std::optional<ImageRow>> MetadataDb::FindImageByDigest(const std::string& digest) {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   DB_STMT(s, "SELECT reference, top_digest, manifest_digest, updated_unix FROM images"
              " WHERE top_digest = ?1 OR manifest_digest = ?1 ORDER BY updated_unix DESC LIMIT 1");
   s.Bind(1, digest);
@@ -217,7 +217,7 @@ absl::StatusOr<std::optional<ImageRow>> MetadataDb::FindImageByDigest(const std:
 }
 
 absl::StatusOr<std::vector<ImageRow>> MetadataDb::ListImages() {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   DB_STMT(s, "SELECT reference, top_digest, manifest_digest, updated_unix FROM images"
              " ORDER BY reference");
   std::vector<ImageRow> out;
@@ -229,7 +229,7 @@ absl::StatusOr<std::vector<ImageRow>> MetadataDb::ListImages() {
 }
 
 absl::Status MetadataDb::DeleteImage(const std::string& reference) {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   DB_STMT(s, "DELETE FROM images WHERE reference = ?");
   s.Bind(1, reference);
   DB_DONE(s, "delete image");
@@ -240,7 +240,7 @@ absl::Status MetadataDb::DeleteImage(const std::string& reference) {
 }
 
 absl::Status MetadataDb::CopyImage(const ImageRow& source, const std::string& target) {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   DB_STMT(s, "INSERT OR REPLACE INTO images(reference, top_digest, manifest_digest, updated_unix)"
              " VALUES(?,?,?,?)");
   s.Bind(1, target).Bind(2, source.top_digest).Bind(3, source.manifest_digest);
@@ -274,12 +274,12 @@ absl::StatusOr<std::optional<ManifestRow>> MetadataDb::QueryManifest(const std::
 }
 
 absl::StatusOr<std::optional<ManifestRow>> MetadataDb::GetManifest(const std::string& digest) {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   return QueryManifest(digest);
 }
 
 absl::StatusOr<std::vector<ManifestRow>> MetadataDb::ListManifests() {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<std::string> digests;
   {
     DB_STMT(s, "SELECT digest FROM manifests");
@@ -297,7 +297,7 @@ absl::StatusOr<std::vector<ManifestRow>> MetadataDb::ListManifests() {
 }
 
 absl::Status MetadataDb::DeleteManifest(const std::string& digest) {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   DB_STMT(s, "DELETE FROM manifests WHERE digest = ?");
   s.Bind(1, digest);
   DB_DONE(s, "delete manifest");
@@ -305,7 +305,7 @@ absl::Status MetadataDb::DeleteManifest(const std::string& digest) {
 }
 
 absl::StatusOr<std::vector<std::string>> MetadataDb::LiveManifests() {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   DB_STMT(s, "SELECT manifest_digest FROM images UNION SELECT manifest_digest FROM users");
   std::vector<std::string> out;
   for (int rc; (rc = s.Step()) != SQLITE_DONE;) {
@@ -316,7 +316,7 @@ absl::StatusOr<std::vector<std::string>> MetadataDb::LiveManifests() {
 }
 
 absl::StatusOr<std::optional<SnapshotRow>> MetadataDb::GetSnapshot(const std::string& chain_id) {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   DB_STMT(s, "SELECT id, chain_id, layer_digest, diff_id, size, committed FROM snapshots"
              " WHERE chain_id = ?");
   s.Bind(1, chain_id);
@@ -329,7 +329,7 @@ absl::StatusOr<std::optional<SnapshotRow>> MetadataDb::GetSnapshot(const std::st
 
 absl::StatusOr<int64_t> MetadataDb::ReserveSnapshot(const std::string& chain_id,
                                                     const std::string& layer_digest) {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   DB_STMT(s, "INSERT INTO snapshots(chain_id, layer_digest) VALUES(?,?)");
   s.Bind(1, chain_id).Bind(2, layer_digest);
   DB_DONE(s, "reserve snapshot");
@@ -337,7 +337,7 @@ absl::StatusOr<int64_t> MetadataDb::ReserveSnapshot(const std::string& chain_id,
 }
 
 absl::Status MetadataDb::CommitSnapshot(int64_t id, const std::string& diff_id, int64_t size) {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   DB_STMT(s, "UPDATE snapshots SET committed = 1, diff_id = ?, size = ? WHERE id = ?");
   s.Bind(1, diff_id).Bind(2, size).Bind(3, id);
   DB_DONE(s, "commit snapshot");
@@ -345,7 +345,7 @@ absl::Status MetadataDb::CommitSnapshot(int64_t id, const std::string& diff_id, 
 }
 
 absl::Status MetadataDb::DeleteSnapshot(int64_t id) {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   DB_STMT(s, "DELETE FROM snapshots WHERE id = ?");
   s.Bind(1, id);
   DB_DONE(s, "delete snapshot");
@@ -353,7 +353,7 @@ absl::Status MetadataDb::DeleteSnapshot(int64_t id) {
 }
 
 absl::StatusOr<std::vector<SnapshotRow>> MetadataDb::ListSnapshots() {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   DB_STMT(s, "SELECT id, chain_id, layer_digest, diff_id, size, committed FROM snapshots");
   std::vector<SnapshotRow> out;
   for (int rc; (rc = s.Step()) != SQLITE_DONE;) {
@@ -364,7 +364,7 @@ absl::StatusOr<std::vector<SnapshotRow>> MetadataDb::ListSnapshots() {
 }
 
 absl::Status MetadataDb::AddUser(const std::string& key, const std::string& manifest_digest) {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   DB_STMT(s, "INSERT OR REPLACE INTO users(container_key, manifest_digest) VALUES(?,?)");
   s.Bind(1, key).Bind(2, manifest_digest);
   DB_DONE(s, "add user");
@@ -372,7 +372,7 @@ absl::Status MetadataDb::AddUser(const std::string& key, const std::string& mani
 }
 
 absl::Status MetadataDb::RemoveUser(const std::string& key) {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   DB_STMT(s, "DELETE FROM users WHERE container_key = ?");
   s.Bind(1, key);
   DB_DONE(s, "remove user");
@@ -380,7 +380,7 @@ absl::Status MetadataDb::RemoveUser(const std::string& key) {
 }
 
 absl::StatusOr<int64_t> MetadataDb::CountUsers(const std::string& manifest_digest) {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   DB_STMT(s, "SELECT COUNT(*) FROM users WHERE manifest_digest = ?");
   s.Bind(1, manifest_digest);
   if (s.Step() != SQLITE_ROW) return Error("count users");

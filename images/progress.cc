@@ -9,13 +9,13 @@ namespace zlayer::images {
 using core::PullProgress;
 
 void ProgressFanout::AddListener(const ProgressFn* fn) {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   listeners_.push_back(fn);
   for (const auto& digest : order_) (*fn)(layers_[digest].last);
 }
 
 void ProgressFanout::RemoveListener(const ProgressFn* fn) {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), fn), listeners_.end());
 }
 
@@ -29,7 +29,7 @@ void ProgressFanout::Status(std::string text) {
   PullProgress p;
   p.kind = PullProgress::Kind::kStatus;
   p.status = std::move(text);
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   SendLocked(p);
 }
 
@@ -42,7 +42,7 @@ void ProgressFanout::Layer(const std::string& digest, PullProgress::LayerState s
   p.bytes_done = done;
   p.bytes_total = total;
   const absl::Time now = absl::Now();
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   auto [it, inserted] = layers_.try_emplace(digest);
   if (inserted) order_.push_back(digest);
   LayerSeen& seen = it->second;

@@ -129,12 +129,12 @@ absl::Status RegistryClient::StatusFor(const HttpResponse& r, absl::string_view 
 
 absl::Status RegistryClient::EnsurePinged(HttpClient& http) {
   {
-    absl::MutexLock l(&mu_);
+    absl::MutexLock lock(&mu_);
     if (pinged_) return absl::OkStatus();
   }
   absl::MutexLock auth_lock(&auth_mu_);
   {
-    absl::MutexLock l(&mu_);
+    absl::MutexLock lock(&mu_);
     if (pinged_) return absl::OkStatus();
   }
   absl::Status last;
@@ -152,13 +152,13 @@ absl::Status RegistryClient::EnsurePinged(HttpClient& http) {
       return last;
     }
     {
-      absl::MutexLock l(&mu_);
+      absl::MutexLock lock(&mu_);
       base_url_ = absl::StrCat(scheme, "://", options_.api_host);
     }
     if (r->status == 401) {
       AGENTD_RETURN_IF_ERROR(Authenticate(http, r->Header("www-authenticate")));
     }
-    absl::MutexLock l(&mu_);
+    absl::MutexLock lock(&mu_);
     pinged_ = true;
     return absl::OkStatus();
   }
@@ -176,7 +176,7 @@ absl::Status RegistryClient::Authenticate(HttpClient& http, const std::string& h
     }
     std::string b64;
     absl::Base64Escape(absl::StrCat(creds->username, ":", creds->password), &b64);
-    absl::MutexLock l(&mu_);
+    absl::MutexLock lock(&mu_);
     auth_header_ = absl::StrCat("Authorization: Basic ", b64);
     return absl::OkStatus();
   }
@@ -245,14 +245,14 @@ absl::Status RegistryClient::Authenticate(HttpClient& http, const std::string& h
     return absl::UnavailableError(
         absl::StrCat("token server ", realm_host, " answered without a token"));
   }
-  absl::MutexLock l(&mu_);
+  absl::MutexLock lock(&mu_);
   auth_header_ = absl::StrCat("Authorization: Bearer ", token);
   return absl::OkStatus();
 }
 
 absl::StatusOr<HttpResponse> RegistryClient::DoWithHeader(HttpClient& http, HttpRequest req) {
   {
-    absl::MutexLock l(&mu_);
+    absl::MutexLock lock(&mu_);
     req.url = absl::StrCat(base_url_, req.url);
     if (!auth_header_.empty()) req.headers.push_back(auth_header_);
   }

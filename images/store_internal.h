@@ -18,7 +18,7 @@ class ImageStore::Leases {
   explicit Leases(ImageStore* store) : store_(store) {}
   ~Leases() { ReleaseAll(); }
   void ReleaseAll() {
-    absl::MutexLock l(&store_->mu_);
+    absl::MutexLock lock(&store_->mu_);
     for (const auto& k : keys_) {
       auto it = store_->leases_.find(k);
       if (it != store_->leases_.end() && --it->second == 0) store_->leases_.erase(it);
@@ -31,7 +31,7 @@ class ImageStore::Leases {
   // Call with gc_mu_ held (shared) when the caller goes on to check that the
   // content exists: then it cannot be collected between the check and its use.
   void Add(const std::string& key) {
-    absl::MutexLock l(&store_->mu_);
+    absl::MutexLock lock(&store_->mu_);
     if (keys_.insert(key).second) ++store_->leases_[key];
   }
 

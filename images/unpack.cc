@@ -112,6 +112,14 @@ class Unpacker {
     std::vector<std::string> comps;
     struct timespec times[2];
   };
+  // Directory times are set after the layer is written: each file created inside
+  // would otherwise move them again.
+  void RememberDirTimes(const std::vector<std::string>& comps, archive_entry* e) {
+    DirTimes dir{comps, {}};
+    dir.times[1] = {static_cast<time_t>(archive_entry_mtime(e)), archive_entry_mtime_nsec(e)};
+    dir.times[0] = dir.times[1];
+    dirs_.push_back(std::move(dir));
+  }
 
   // The parent directory of the previous entry, kept open: tars list a
   // directory's files together, so most entries skip the walk from the root.
@@ -365,10 +373,7 @@ absl::Status Unpacker::Entry(archive* tar, archive_entry* e) {
   if (hardlink == nullptr && type == AE_IFDIR && exists && S_ISDIR(st.st_mode)) {
     // A directory named again (or created implicitly before): update it in place.
     AGENTD_RETURN_IF_ERROR(ApplyMetadata(e, pfd, base, -1, false, entry));
-    dirs_.push_back({comps, {}});
-    dirs_.back().times[1] = {static_cast<time_t>(archive_entry_mtime(e)),
-                             archive_entry_mtime_nsec(e)};
-    dirs_.back().times[0] = dirs_.back().times[1];
+    RememberDirTimes(comps, e);
     return absl::OkStatus();
   }
   // A later entry replaces an earlier one of the same name; the old node is removed,
@@ -408,10 +413,7 @@ absl::Status Unpacker::Entry(archive* tar, archive_entry* e) {
     case AE_IFDIR:
       if (::mkdirat(pfd, name, 0700) != 0) return core::ErrnoError(absl::StrCat("mkdir ", entry));
       AGENTD_RETURN_IF_ERROR(ApplyMetadata(e, pfd, base, -1, false, entry));
-      dirs_.push_back({comps, {}});
-      dirs_.back().times[1] = {static_cast<time_t>(archive_entry_mtime(e)),
-                               archive_entry_mtime_nsec(e)};
-      dirs_.back().times[0] = dirs_.back().times[1];
+      RememberDirTimes(comps, e);
       return absl::OkStatus();
     case AE_IFLNK: {
       const char* target = archive_entry_symlink(e);

@@ -176,40 +176,40 @@ absl::StatusOr<std::shared_ptr<OciBackend::Container>> OciBackend::Find(
   return it->second;
 }
 
-void OciBackend::Publish(Container& c) { bus_.Publish(c.id, c.state, c.outcome); }
+void OciBackend::Publish(Container& container) { bus_.Publish(container.id, container.state, container.outcome); }
 
 // Queries ------------------------------------------------------------------------
 
-core::ContainerRecord OciBackend::ToRecord(const Container& c) const {
+core::ContainerRecord OciBackend::ToRecord(const Container& container) const {
   core::ContainerRecord r;
-  r.id = c.id;
-  r.deployment = c.record.deployment;
-  r.image = c.record.spec.image.name;
-  r.image_digest = c.record.manifest_digest;
-  r.state = c.state;
-  r.created_at = c.record.created_at;
-  r.started_at = c.record.started_at;
-  if (c.state.phase == ContainerState::Phase::kRunning ||
-      c.state.phase == ContainerState::Phase::kStopping) {
-    r.pid = c.init_pid;
+  r.id = container.id;
+  r.deployment = container.record.deployment;
+  r.image = container.record.spec.image.name;
+  r.image_digest = container.record.manifest_digest;
+  r.state = container.state;
+  r.created_at = container.record.created_at;
+  r.started_at = container.record.started_at;
+  if (container.state.phase == ContainerState::Phase::kRunning ||
+      container.state.phase == ContainerState::Phase::kStopping) {
+    r.pid = container.init_pid;
   }
-  r.outcome = c.outcome;
-  r.labels = c.record.spec.labels;
-  r.spec = c.record.spec;
+  r.outcome = container.outcome;
+  r.labels = container.record.spec.labels;
+  r.spec = container.record.spec;
   r.annotations = {{"runtime", runtime_->info().version},
-                   {"bundle", c.dir},
-                   {"log_path", c.LogDir() + "/container.log"},
-                   {"cgroups_path", absl::StrCat(config_.cgroup_parent, "/", c.name)},
-                   {"image_reference", c.record.image_reference}};
-  if (c.monitor_pid) r.annotations["monitor_pid"] = std::to_string(c.monitor_pid);
+                   {"bundle", container.dir},
+                   {"log_path", container.LogDir() + "/container.log"},
+                   {"cgroups_path", absl::StrCat(config_.cgroup_parent, "/", container.name)},
+                   {"image_reference", container.record.image_reference}};
+  if (container.monitor_pid) r.annotations["monitor_pid"] = std::to_string(container.monitor_pid);
   return r;
 }
 
 absl::StatusOr<ContainerState> OciBackend::GetContainerState(const ContainerId& id) {
-  auto c = Find(id);
-  if (!c.ok()) return c.status();
+  auto container = Find(id);
+  if (!container.ok()) return container.status();
   absl::MutexLock lock(&mu_);
-  return (*c)->state;
+  return (*container)->state;
 }
 
 absl::StatusOr<std::vector<core::ContainerRecord>> OciBackend::ListContainers(
@@ -217,8 +217,8 @@ absl::StatusOr<std::vector<core::ContainerRecord>> OciBackend::ListContainers(
   absl::MutexLock lock(&mu_);
   std::vector<core::ContainerRecord> out;
   out.reserve(containers_.size());
-  for (const auto& [id, c] : containers_) {
-    core::ContainerRecord r = ToRecord(*c);
+  for (const auto& [id, container] : containers_) {
+    core::ContainerRecord r = ToRecord(*container);
     if (filter.Matches(r)) out.push_back(std::move(r));
   }
   std::sort(out.begin(), out.end(),
@@ -227,10 +227,10 @@ absl::StatusOr<std::vector<core::ContainerRecord>> OciBackend::ListContainers(
 }
 
 absl::StatusOr<core::ContainerRecord> OciBackend::DescribeContainer(const ContainerId& id) {
-  auto c = Find(id);
-  if (!c.ok()) return c.status();
+  auto container = Find(id);
+  if (!container.ok()) return container.status();
   absl::MutexLock lock(&mu_);
-  return ToRecord(**c);
+  return ToRecord(**container);
 }
 
 absl::StatusOr<std::optional<uint32_t>> OciBackend::GetContainerPid(const ContainerId& id) {
@@ -240,28 +240,28 @@ absl::StatusOr<std::optional<uint32_t>> OciBackend::GetContainerPid(const Contai
 }
 
 absl::StatusOr<std::optional<std::string>> OciBackend::GetContainerIp(const ContainerId& id) {
-  auto c = Find(id);
-  if (!c.ok()) return c.status();
+  auto container = Find(id);
+  if (!container.ok()) return container.status();
   // Containers get a network namespace of their own with loopback only.
   return std::optional<std::string>();
 }
 
 absl::StatusOr<core::ContainerInspectDetails> OciBackend::InspectDetailed(
     const ContainerId& id) {
-  auto c = Find(id);
-  if (!c.ok()) return c.status();
+  auto container = Find(id);
+  if (!container.ok()) return container.status();
   absl::MutexLock lock(&mu_);
   core::ContainerInspectDetails d;
-  for (const auto& e : (*c)->record.spec.endpoints) {
+  for (const auto& e : (*container)->record.spec.endpoints) {
     core::PortMapping p;
     p.container_port = e.target_port ? e.target_port : e.port;
     p.protocol = e.protocol == core::EndpointProtocol::kUdp ? "udp" : "tcp";
     d.ports.push_back(p);
   }
-  if ((*c)->outcome) d.exit_code = (*c)->outcome->exit_code;
-  if ((*c)->record.spec.health &&
-      (*c)->record.spec.health->check != core::HealthSpec::Check::kNone) {
-    d.health = health_->Get((*c)->name).value_or(core::HealthDetail{});
+  if ((*container)->outcome) d.exit_code = (*container)->outcome->exit_code;
+  if ((*container)->record.spec.health &&
+      (*container)->record.spec.health->check != core::HealthSpec::Check::kNone) {
+    d.health = health_->Get((*container)->name).value_or(core::HealthDetail{});
   }
   return d;
 }
@@ -271,34 +271,34 @@ absl::StatusOr<core::ContainerInspectDetails> OciBackend::InspectDetailed(
 absl::StatusOr<core::ContainerStats> OciBackend::GetContainerStats(const ContainerId& id) {
   auto found = Find(id);
   if (!found.ok()) return found.status();
-  const auto& c = *found;
+  const auto& container = *found;
   std::shared_ptr<cgroups::StatsReader> reader;
   std::optional<uint32_t> pid;
   {
     absl::MutexLock lock(&mu_);
-    if (c->state.phase != ContainerState::Phase::kRunning &&
-        c->state.phase != ContainerState::Phase::kStopping) {
-      return core::WrongState(absl::StrCat("container ", c->name), c->state.ToString(),
+    if (container->state.phase != ContainerState::Phase::kRunning &&
+        container->state.phase != ContainerState::Phase::kStopping) {
+      return core::WrongState(absl::StrCat("container ", container->name), container->state.ToString(),
                               "stats exist only while it runs");
     }
-    reader = c->stats;
-    pid = c->init_pid;
+    reader = container->stats;
+    pid = container->init_pid;
   }
   if (!reader) {
     if (!layout_ || !pid) {
       return core::Unsupported("stats on a host whose cgroup layout is unknown");
     }
     auto paths = cgroups::LocateByPid(*layout_, static_cast<pid_t>(*pid));
-    if (!paths.ok()) return core::Annotate(paths.status(), absl::StrCat("container ", c->name));
+    if (!paths.ok()) return core::Annotate(paths.status(), absl::StrCat("container ", container->name));
     auto opened = cgroups::StatsReader::Open(*paths);
-    if (!opened.ok()) return core::Annotate(opened.status(), absl::StrCat("container ", c->name));
+    if (!opened.ok()) return core::Annotate(opened.status(), absl::StrCat("container ", container->name));
     reader = std::move(*opened);
     absl::MutexLock lock(&mu_);
-    c->stats = reader;
+    container->stats = reader;
   }
   auto read = reader->Read();
   if (!read.ok()) {
-    return core::Annotate(read.status(), absl::StrCat("container ", c->name));
+    return core::Annotate(read.status(), absl::StrCat("container ", container->name));
   }
   core::ContainerStats out;
   out.id = id;
@@ -309,10 +309,10 @@ absl::StatusOr<core::ContainerStats> OciBackend::GetContainerStats(const Contain
 
 // Wait ---------------------------------------------------------------------------
 
-bool OciBackend::AwaitExit(Container& c, absl::Duration timeout) {
+bool OciBackend::AwaitExit(Container& container, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  auto done = [&c]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return c.state.IsTerminal() || c.removed;
+  auto done = [&container]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return container.state.IsTerminal() || container.removed;
   };
   if (timeout == absl::InfiniteDuration()) {
     mu_.Await(absl::Condition(&done));
@@ -322,14 +322,14 @@ bool OciBackend::AwaitExit(Container& c, absl::Duration timeout) {
 }
 
 absl::StatusOr<core::WaitOutcome> OciBackend::WaitOutcomeOf(const ContainerId& id) {
-  auto c = Find(id);
-  if (!c.ok()) return c.status();
-  AwaitExit(**c, absl::InfiniteDuration());
+  auto container = Find(id);
+  if (!container.ok()) return container.status();
+  AwaitExit(**container, absl::InfiniteDuration());
   absl::MutexLock lock(&mu_);
-  if ((*c)->removed) {
+  if ((*container)->removed) {
     return core::NotFound(absl::StrCat("container ", id.ToString()), "container was removed");
   }
-  return (*c)->outcome.value_or(core::WaitOutcome::Exited((*c)->state.exit_code));
+  return (*container)->outcome.value_or(core::WaitOutcome::Exited((*container)->state.exit_code));
 }
 
 absl::StatusOr<int> OciBackend::WaitContainer(const ContainerId& id) {
@@ -343,16 +343,16 @@ absl::StatusOr<std::unique_ptr<core::Subscription>> OciBackend::Watch(
   return bus_.Subscribe(id, std::move(on_event));
 }
 
-void OciBackend::StartHealth(const std::shared_ptr<Container>& c) {
+void OciBackend::StartHealth(const std::shared_ptr<Container>& container) {
   std::optional<core::HealthSpec> spec;
   pid_t pid = 0;
   {
     absl::MutexLock lock(&mu_);
-    spec = c->record.spec.health;
-    if (c->init_pid) pid = static_cast<pid_t>(*c->init_pid);
+    spec = container->record.spec.health;
+    if (container->init_pid) pid = static_cast<pid_t>(*container->init_pid);
   }
   if (!spec || spec->check == core::HealthSpec::Check::kNone || pid <= 0) return;
-  const core::ContainerId id = c->id;
+  const core::ContainerId id = container->id;
   const std::string monitor = monitor_path_;
   auto probe = [this, id, pid, monitor](const core::HealthSpec& h) -> HealthProbeResult {
     const absl::Duration timeout = h.timeout > absl::ZeroDuration() ? h.timeout : absl::Seconds(30);
@@ -372,7 +372,7 @@ void OciBackend::StartHealth(const std::shared_ptr<Container>& c) {
     if (!r.ok()) return {false, std::string(r.status().message())};
     return {r->ok(), r->out + r->err};
   };
-  health_->Start(c->name, *spec, std::move(probe), nullptr);
+  health_->Start(container->name, *spec, std::move(probe), nullptr);
 }
 
 void RegisterOciBackend(runtimes::BackendRegistry* registry) {

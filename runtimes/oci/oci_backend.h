@@ -98,25 +98,25 @@ class OciBackend final : public core::ContainerRuntime {
   void CleanOrphans();
 
   // oci_lifecycle.cc
-  absl::Status PrepareRootfs(Container& c);
-  absl::Status LaunchMonitor(Container& c, pid_t* monitor_pid, pid_t* init_pid, std::string* error);
+  absl::Status PrepareRootfs(Container& container);
+  absl::Status LaunchMonitor(Container& container, pid_t* monitor_pid, pid_t* init_pid, std::string* error);
   // Reads exit.json if present and moves the container to its final state.
-  void CheckExit(const std::shared_ptr<Container>& c);
-  void OnMonitorGone(const std::shared_ptr<Container>& c);
-  absl::Status AdoptMonitor(const std::shared_ptr<Container>& c, const MonitorRecord& m);
-  void WatchStateDir(const std::shared_ptr<Container>& c);
+  void CheckExit(const std::shared_ptr<Container>& container);
+  void OnMonitorGone(const std::shared_ptr<Container>& container);
+  absl::Status AdoptMonitor(const std::shared_ptr<Container>& container, const MonitorRecord& m);
+  void WatchStateDir(const std::shared_ptr<Container>& container);
   void OnInotify();
-  absl::Status SignalInit(Container& c, int signal);
+  absl::Status SignalInit(Container& container, int signal);
   // Waits until the container is no longer running; false on timeout.
-  bool AwaitExit(Container& c, absl::Duration timeout);
-  void Publish(Container& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool AwaitExit(Container& container, absl::Duration timeout);
+  void Publish(Container& container) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts the spec's health check for a running container (no-op without one).
-  void StartHealth(const std::shared_ptr<Container>& c);
+  void StartHealth(const std::shared_ptr<Container>& container);
 
   absl::StatusOr<std::shared_ptr<Container>> Find(const core::ContainerId& id) const;
-  core::ContainerRecord ToRecord(const Container& c) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  core::ContainerRecord ToRecord(const Container& container) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string ContainerDir(const std::string& name) const;
-  LogFileSet LogsOf(const Container& c) const;
+  LogFileSet LogsOf(const Container& container) const;
 
   const runtimes::BackendConfig config_;
   const std::shared_ptr<images::ImageStore> images_;

@@ -252,17 +252,17 @@ absl::StatusOr<std::unique_ptr<core::Subscription>> OciBackend::ExecStream(
   if (request.command.empty()) return core::InvalidSpec("exec: command must not be empty");
   auto found = Find(request.id);
   if (!found.ok()) return found.status();
-  const auto& c = *found;
+  const auto& container = *found;
   nlohmann::json config;
   {
     absl::MutexLock lock(&mu_);
-    if (c->state.phase != core::ContainerState::Phase::kRunning) {
-      return core::WrongState(absl::StrCat("container ", c->name), c->state.ToString(),
+    if (container->state.phase != core::ContainerState::Phase::kRunning) {
+      return core::WrongState(absl::StrCat("container ", container->name), container->state.ToString(),
                               "exec needs a running container");
     }
-    config = c->config;
+    config = container->config;
   }
-  auto process = BuildExecProcess(config, c->Rootfs(), request.command, request.env,
+  auto process = BuildExecProcess(config, container->Rootfs(), request.command, request.env,
                                   request.workdir, request.user);
   if (!process.ok()) return process.status();
   // The process spec travels in a memfd the runtime reads as /proc/self/fd/3: no
@@ -274,15 +274,15 @@ absl::StatusOr<std::unique_ptr<core::Subscription>> OciBackend::ExecStream(
     return core::ErrnoError("write exec process spec");
   }
   ::lseek(memfd.get(), 0, SEEK_SET);
-  const std::string pid_file = absl::StrCat(config_.run_dir, "/exec-", c->name, "-",
+  const std::string pid_file = absl::StrCat(config_.run_dir, "/exec-", container->name, "-",
                                             exec_counter.fetch_add(1), ".pid");
   auto session = std::make_unique<ExecSession>(loop_.get(), std::move(on_event), 64 << 10);
   // The monitor binary's exec mode runs the runtime's detached exec and waits for
   // the process as its subreaper (see RunExec in monitor/main.cc).
   const std::vector<std::string> argv = {monitor_path_, "exec", runtime_->info().path,
-                                         runtime_->root(), pid_file, c->name};
+                                         runtime_->root(), pid_file, container->name};
   if (auto s = session->Start(argv, memfd.get(), pid_file, request.timeout); !s.ok()) return s;
-  base::Logger("oci")->debug("exec started container_id={} argv0={}", c->name, request.command[0]);
+  base::Logger("oci")->debug("exec started container_id={} argv0={}", container->name, request.command[0]);
   return std::unique_ptr<core::Subscription>(std::move(session));
 }
 

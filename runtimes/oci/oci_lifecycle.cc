@@ -63,36 +63,36 @@ absl::Status OciBackend::CreateContainer(const ContainerId& id, const core::Serv
   if (spec.health) {
     if (auto s = ValidateHealth(*spec.health); !s.ok()) return s;
   }
-  auto c = std::make_shared<Container>();
-  c->id = id;
-  c->name = id.ToString();
-  c->dir = ContainerDir(c->name);
-  c->record.id = id;
-  c->record.deployment = deployment;
-  c->record.spec = spec;
-  c->record.spec.image.auth.reset();  // never written to disk
-  c->record.created_at = base::NowRealtime();
-  c->state = ContainerState::Pending();
+  auto container = std::make_shared<Container>();
+  container->id = id;
+  container->name = id.ToString();
+  container->dir = ContainerDir(container->name);
+  container->record.id = id;
+  container->record.deployment = deployment;
+  container->record.spec = spec;
+  container->record.spec.image.auth.reset();  // never written to disk
+  container->record.created_at = base::NowRealtime();
+  container->state = ContainerState::Pending();
   {
     absl::MutexLock lock(&mu_);
     if (containers_.contains(id)) {
-      return core::AlreadyExists(absl::StrCat("container ", c->name),
+      return core::AlreadyExists(absl::StrCat("container ", container->name),
                                  "remove it first or pick another replica number");
     }
-    containers_.emplace(id, c);
-    Publish(*c);
+    containers_.emplace(id, container);
+    Publish(*container);
   }
-  absl::MutexLock op(&c->op_mu);
+  absl::MutexLock op(&container->op_mu);
 
   auto fail = [&](absl::Status status) {
-    log->info("create failed container_id={} error={}", c->name, status.message());
-    (void)images::UnmountRootfs(c->Rootfs());
-    (void)base::RemoveTree(c->dir);
-    (void)images_->RemoveUser(c->name);
+    log->info("create failed container_id={} error={}", container->name, status.message());
+    (void)images::UnmountRootfs(container->Rootfs());
+    (void)base::RemoveTree(container->dir);
+    (void)images_->RemoveUser(container->name);
     absl::MutexLock lock(&mu_);
-    c->removed = true;
+    container->removed = true;
     containers_.erase(id);
-    bus_.Remove(id, core::NotFound(absl::StrCat("container ", c->name),
+    bus_.Remove(id, core::NotFound(absl::StrCat("container ", container->name),
                                    absl::StrCat("create failed: ", status.message())));
     return status;
   };
@@ -116,62 +116,62 @@ absl::Status OciBackend::CreateContainer(const ContainerId& id, const core::Serv
   }
   {
     absl::MutexLock lock(&mu_);
-    c->state = ContainerState::Initializing();
-    c->record.image_reference = image->reference;
-    c->record.manifest_digest = image->manifest_digest;
-    c->record.image_stop_signal = image->config.stop_signal;
-    Publish(*c);
+    container->state = ContainerState::Initializing();
+    container->record.image_reference = image->reference;
+    container->record.manifest_digest = image->manifest_digest;
+    container->record.image_stop_signal = image->config.stop_signal;
+    Publish(*container);
   }
-  for (const auto& d : {c->dir, c->StateDir(), c->LogDir(), c->Rootfs(), c->dir + "/fs/upper",
-                        c->dir + "/fs/work"}) {
+  for (const auto& d : {container->dir, container->StateDir(), container->LogDir(), container->Rootfs(), container->dir + "/fs/upper",
+                        container->dir + "/fs/work"}) {
     if (auto s = base::MakeDirs(d, 0700); !s.ok()) return fail(s);
   }
-  ::chmod(c->Rootfs().c_str(), 0755);
-  if (auto s = images_->AddUser(c->name, image->manifest_digest); !s.ok()) return fail(s);
-  if (auto s = images::MountRootfs(image->layer_dirs, c->dir + "/fs/upper", c->dir + "/fs/work",
-                                   c->Rootfs());
+  ::chmod(container->Rootfs().c_str(), 0755);
+  if (auto s = images_->AddUser(container->name, image->manifest_digest); !s.ok()) return fail(s);
+  if (auto s = images::MountRootfs(image->layer_dirs, container->dir + "/fs/upper", container->dir + "/fs/work",
+                                   container->Rootfs());
       !s.ok()) {
     return fail(s);
   }
 
   BundleInputs inputs;
-  inputs.runtime_id = c->name;
-  inputs.rootfs = c->Rootfs();
-  inputs.cgroups_path = absl::StrCat(config_.cgroup_parent, "/", c->name);
+  inputs.runtime_id = container->name;
+  inputs.rootfs = container->Rootfs();
+  inputs.cgroups_path = absl::StrCat(config_.cgroup_parent, "/", container->name);
   inputs.volumes_dir = config_.data_dir + "/volumes";
   if (container_auth_) {
     if (auto s = AddContainerAuth(*container_auth_, id, &inputs); !s.ok()) return fail(s);
   }
   auto config = BuildConfig(image->config, spec, inputs);
   if (!config.ok()) return fail(config.status());
-  if (auto s = base::WriteFileAtomic(c->ConfigPath(), config->dump(2), 0600); !s.ok()) {
+  if (auto s = base::WriteFileAtomic(container->ConfigPath(), config->dump(2), 0600); !s.ok()) {
     return fail(s);
   }
   ContainerRecordFile record;
   {
     absl::MutexLock lock(&mu_);
-    c->config = std::move(*config);
-    record = c->record;
+    container->config = std::move(*config);
+    record = container->record;
   }
-  if (auto s = WriteRecord(c->RecordPath(), record); !s.ok()) return fail(s);
+  if (auto s = WriteRecord(container->RecordPath(), record); !s.ok()) return fail(s);
   log->info("container created container_id={} service={} deployment={} image={} digest={}",
-            c->name, id.service, deployment, image->reference, image->manifest_digest);
+            container->name, id.service, deployment, image->reference, image->manifest_digest);
   return absl::OkStatus();
 }
 
-absl::Status OciBackend::PrepareRootfs(Container& c) {
-  if (IsMountPoint(c.Rootfs())) return absl::OkStatus();
+absl::Status OciBackend::PrepareRootfs(Container& container) {
+  if (IsMountPoint(container.Rootfs())) return absl::OkStatus();
   // After a reboot the overlay is gone; the pinned manifest still has its layers.
   std::string pinned;
   {
     absl::MutexLock lock(&mu_);
-    auto ref = images::ParseReference(c.record.image_reference);
-    if (!ref.ok()) return core::Annotate(ref.status(), absl::StrCat("container ", c.name));
-    pinned = absl::StrCat(ref->Name(), "@", c.record.manifest_digest);
+    auto ref = images::ParseReference(container.record.image_reference);
+    if (!ref.ok()) return core::Annotate(ref.status(), absl::StrCat("container ", container.name));
+    pinned = absl::StrCat(ref->Name(), "@", container.record.manifest_digest);
   }
   auto image = images_->Resolve(pinned);
-  if (!image.ok()) return core::Annotate(image.status(), absl::StrCat("container ", c.name));
-  return images::MountRootfs(image->layer_dirs, c.dir + "/fs/upper", c.dir + "/fs/work", c.Rootfs());
+  if (!image.ok()) return core::Annotate(image.status(), absl::StrCat("container ", container.name));
+  return images::MountRootfs(image->layer_dirs, container.dir + "/fs/upper", container.dir + "/fs/work", container.Rootfs());
 }
 
 // Start --------------------------------------------------------------------------
@@ -180,20 +180,20 @@ absl::Status OciBackend::StartContainer(const ContainerId& id) {
   auto log = base::Logger("oci");
   auto found = Find(id);
   if (!found.ok()) return found.status();
-  const std::shared_ptr<Container>& c = *found;
-  absl::MutexLock op(&c->op_mu);
+  const std::shared_ptr<Container>& container = *found;
+  absl::MutexLock op(&container->op_mu);
   bool restart = false;
   {
     absl::MutexLock lock(&mu_);
-    if (c->removed) return core::NotFound(absl::StrCat("container ", c->name), "removed");
-    restart = c->state.IsTerminal();
-    switch (c->state.phase) {
+    if (container->removed) return core::NotFound(absl::StrCat("container ", container->name), "removed");
+    restart = container->state.IsTerminal();
+    switch (container->state.phase) {
       case Phase::kRunning:
       case Phase::kStopping:
-        return core::WrongState(absl::StrCat("container ", c->name), c->state.ToString(),
+        return core::WrongState(absl::StrCat("container ", container->name), container->state.ToString(),
                                 "it is already running");
       case Phase::kPending:
-        return core::WrongState(absl::StrCat("container ", c->name), "pending",
+        return core::WrongState(absl::StrCat("container ", container->name), "pending",
                                 "wait for create to finish");
       default:
         break;
@@ -201,33 +201,33 @@ absl::Status OciBackend::StartContainer(const ContainerId& id) {
   }
   // A restart of an exited container starts from a clean state directory.
   if (restart) {
-    (void)runtime_->Delete(c->name, true);
-    ::unlink((c->StateDir() + "/exit.json").c_str());
-    ::unlink((c->StateDir() + "/monitor.json").c_str());
+    (void)runtime_->Delete(container->name, true);
+    ::unlink((container->StateDir() + "/exit.json").c_str());
+    ::unlink((container->StateDir() + "/monitor.json").c_str());
   }
-  if (auto s = PrepareRootfs(*c); !s.ok()) return s;
+  if (auto s = PrepareRootfs(*container); !s.ok()) return s;
   {
     absl::MutexLock lock(&mu_);
-    c->starting = true;
+    container->starting = true;
   }
-  WatchStateDir(c);
+  WatchStateDir(container);
 
   pid_t monitor_pid = 0, init_pid = 0;
   std::string error;
-  absl::Status launched = LaunchMonitor(*c, &monitor_pid, &init_pid, &error);
+  absl::Status launched = LaunchMonitor(*container, &monitor_pid, &init_pid, &error);
   if (!launched.ok()) {
     {
       absl::MutexLock lock(&mu_);
-      c->starting = false;
+      container->starting = false;
       // The monitor wrote exit.json with the runtime's complaint; if it could not even
       // do that, record the failure here.
-      if (::access((c->StateDir() + "/exit.json").c_str(), F_OK) != 0) {
-        c->MarkFailed(std::string(launched.message()), base::NowRealtime());
-        Publish(*c);
+      if (::access((container->StateDir() + "/exit.json").c_str(), F_OK) != 0) {
+        container->MarkFailed(std::string(launched.message()), base::NowRealtime());
+        Publish(*container);
       }
     }
-    CheckExit(c);
-    log->warn("start failed container_id={} error={}", c->name, launched.message());
+    CheckExit(container);
+    log->warn("start failed container_id={} error={}", container->name, launched.message());
     return launched;
   }
 
@@ -235,50 +235,50 @@ absl::Status OciBackend::StartContainer(const ContainerId& id) {
   ContainerRecordFile record;
   {
     absl::MutexLock lock(&mu_);
-    c->monitor_pid = monitor_pid;
-    c->init_pid = static_cast<uint32_t>(init_pid);
-    c->init_start_ticks = 0;
-    c->record.started_at = started;
-    c->outcome.reset();
-    c->stats.reset();
-    c->state = ContainerState::Running();
-    c->starting = false;
-    Publish(*c);
-    record = c->record;
+    container->monitor_pid = monitor_pid;
+    container->init_pid = static_cast<uint32_t>(init_pid);
+    container->init_start_ticks = 0;
+    container->record.started_at = started;
+    container->outcome.reset();
+    container->stats.reset();
+    container->state = ContainerState::Running();
+    container->starting = false;
+    Publish(*container);
+    record = container->record;
   }
   // Watch the monitor through a pidfd checked against the start time it recorded:
   // if it has already finished (a container that ends at once), the pid might be
   // reused, and the exit record tells the story anyway.
-  if (auto m = ReadMonitorRecord(c->StateDir() + "/monitor.json"); m.ok()) {
-    (void)AdoptMonitor(c, *m);
+  if (auto m = ReadMonitorRecord(container->StateDir() + "/monitor.json"); m.ok()) {
+    (void)AdoptMonitor(container, *m);
   }
-  if (auto s = WriteRecord(c->RecordPath(), record); !s.ok()) {
-    log->warn("could not persist start container_id={} error={}", c->name, s.message());
+  if (auto s = WriteRecord(container->RecordPath(), record); !s.ok()) {
+    log->warn("could not persist start container_id={} error={}", container->name, s.message());
   }
   log->info("container started container_id={} service={} deployment={} pid={} monitor_pid={}",
-            c->name, id.service, record.deployment, init_pid, monitor_pid);
-  StartHealth(c);
+            container->name, id.service, record.deployment, init_pid, monitor_pid);
+  StartHealth(container);
   // It may already have ended while we were publishing Running.
-  CheckExit(c);
+  CheckExit(container);
   return absl::OkStatus();
 }
 
-absl::Status OciBackend::LaunchMonitor(Container& c, pid_t* monitor_pid, pid_t* init_pid,
+absl::Status OciBackend::LaunchMonitor(Container& container, pid_t* monitor_pid, pid_t* init_pid,
                                        std::string* error) {
   int sync[2];
   if (::pipe2(sync, O_CLOEXEC) != 0) return core::ErrnoError("pipe2");
   base::UniqueFd sync_r(sync[0]), sync_w(sync[1]);
-  base::UniqueFd monitor_log(::open((c.StateDir() + "/monitor.log").c_str(),
+  base::UniqueFd monitor_log(::open((container.StateDir() + "/monitor.log").c_str(),
                                     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   base::SpawnOptions spawn;
   spawn.argv = {monitor_path_,
-                "--id", c.name,
-                "--bundle", c.dir,
+                "--id", container.name,
+                "--bundle", container.dir,
                 "--runtime", runtime_->info().path,
                 "--runtime-root", runtime_->root(),
-                "--state-dir", c.StateDir(),
-                "--cgroups-path", absl::StrCat(config_.cgroup_parent, "/", c.name),
-                "--log-path", c.LogDir() + "/container.log",
+                "--state-dir", container.StateDir(),
+                "--cgroups-path", absl::StrCat(config_.cgroup_parent, "/", container.name),
+                "--log-path", container.LogDir() + "/container.log",
                 "--log-max-bytes", std::to_string(config_.log_max_bytes),
                 "--log-max-files", std::to_string(config_.log_max_files),
                 "--sync-fd", "3"};
@@ -296,14 +296,14 @@ absl::Status OciBackend::LaunchMonitor(Container& c, pid_t* monitor_pid, pid_t* 
   // The first process only forks the real monitor and exits.
   auto forked = child->Wait(absl::Now() + absl::Seconds(10));
   if (!forked.ok() || forked->code != 0) {
-    return core::Internal(absl::StrCat("container monitor for ", c.name, " failed to detach"));
+    return core::Internal(absl::StrCat("container monitor for ", container.name, " failed to detach"));
   }
   std::string reply;
   const absl::Time deadline = absl::Now() + kMonitorStartTimeout;
   for (;;) {
     const int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
     if (left <= 0) {
-      return core::Internal(absl::StrCat("container ", c.name, ": the OCI runtime did not start it within ",
+      return core::Internal(absl::StrCat("container ", container.name, ": the OCI runtime did not start it within ",
                                          absl::FormatDuration(kMonitorStartTimeout)));
     }
     struct pollfd pfd = {sync_r.get(), POLLIN, 0};
@@ -318,13 +318,13 @@ absl::Status OciBackend::LaunchMonitor(Container& c, pid_t* monitor_pid, pid_t* 
   }
   auto json = nlohmann::json::parse(reply, nullptr, false);
   if (json.is_discarded() || !json.is_object()) {
-    auto mlog = base::ReadFile(c.StateDir() + "/monitor.log");
-    return core::Internal(absl::StrCat("container ", c.name, ": the monitor ended without a report",
+    auto mlog = base::ReadFile(container.StateDir() + "/monitor.log");
+    return core::Internal(absl::StrCat("container ", container.name, ": the monitor ended without a report",
                                        mlog.ok() && !mlog->empty() ? absl::StrCat(": ", *mlog) : ""));
   }
   if (!json.value("ok", false)) {
     *error = json.value("error", "unknown runtime error");
-    return core::Internal(absl::StrCat("container ", c.name, ": ", runtime_->info().name,
+    return core::Internal(absl::StrCat("container ", container.name, ": ", runtime_->info().name,
                                        " could not start it: ", *error));
   }
   *monitor_pid = json.value("monitor_pid", 0);
@@ -334,13 +334,13 @@ absl::Status OciBackend::LaunchMonitor(Container& c, pid_t* monitor_pid, pid_t* 
 
 // Exit detection -----------------------------------------------------------------
 
-void OciBackend::WatchStateDir(const std::shared_ptr<Container>& c) {
-  const int wd = ::inotify_add_watch(inotify_.get(), c->StateDir().c_str(),
+void OciBackend::WatchStateDir(const std::shared_ptr<Container>& container) {
+  const int wd = ::inotify_add_watch(inotify_.get(), container->StateDir().c_str(),
                                      IN_MOVED_TO | IN_CLOSE_WRITE);
   if (wd < 0) return;
   absl::MutexLock lock(&mu_);
-  c->watch_wd = wd;
-  by_watch_[wd] = c;
+  container->watch_wd = wd;
+  by_watch_[wd] = container;
 }
 
 void OciBackend::OnInotify() {
@@ -358,85 +358,85 @@ void OciBackend::OnInotify() {
       if (it != by_watch_.end()) exited.push_back(it->second);
     }
   }
-  for (const auto& c : exited) CheckExit(c);
+  for (const auto& container : exited) CheckExit(container);
 }
 
-void OciBackend::CheckExit(const std::shared_ptr<Container>& c) {
-  auto record = ReadExitRecord(c->StateDir() + "/exit.json");
+void OciBackend::CheckExit(const std::shared_ptr<Container>& container) {
+  auto record = ReadExitRecord(container->StateDir() + "/exit.json");
   if (!record.ok()) return;
   {
     absl::MutexLock lock(&mu_);
-    if (c->removed || c->starting) return;
-    if (c->state.IsTerminal() && c->outcome) return;
-    c->state = record->ToState();
-    c->outcome = record->ToOutcome();
-    c->stats.reset();
-    Publish(*c);
+    if (container->removed || container->starting) return;
+    if (container->state.IsTerminal() && container->outcome) return;
+    container->state = record->ToState();
+    container->outcome = record->ToOutcome();
+    container->stats.reset();
+    Publish(*container);
   }
-  health_->Stop(c->name);
+  health_->Stop(container->name);
   auto log = base::Logger("oci");
-  log->info("container exited container_id={} service={} exit_code={} reason={}{}", c->name,
-            c->id.service, record->exit_code, core::WaitReasonName(record->ToOutcome().reason),
+  log->info("container exited container_id={} service={} exit_code={} reason={}{}", container->name,
+            container->id.service, record->exit_code, core::WaitReasonName(record->ToOutcome().reason),
             record->error.empty() ? "" : absl::StrCat(" error=\"", record->error, "\""));
 }
 
-void OciBackend::OnMonitorGone(const std::shared_ptr<Container>& c) {
-  CheckExit(c);
+void OciBackend::OnMonitorGone(const std::shared_ptr<Container>& container) {
+  CheckExit(container);
   base::EventLoop::Handle handle = 0;
   bool lost = false;
   pid_t monitor = 0;
   {
     absl::MutexLock lock(&mu_);
-    handle = std::exchange(c->monitor_handle, 0);
-    c->monitor_pidfd.Reset();
-    monitor = std::exchange(c->monitor_pid, 0);
-    if (!c->removed && !c->state.IsTerminal()) {
+    handle = std::exchange(container->monitor_handle, 0);
+    container->monitor_pidfd.Reset();
+    monitor = std::exchange(container->monitor_pid, 0);
+    if (!container->removed && !container->state.IsTerminal()) {
       // No exit record: the monitor died before the container did, or with it.
       lost = true;
       const std::string why = absl::StrCat("the container's monitor (pid ", monitor,
                                            ") died; its exit status is unknown");
-      c->MarkFailed(why, base::NowRealtime());
-      c->stats.reset();
-      Publish(*c);
+      container->MarkFailed(why, base::NowRealtime());
+      container->stats.reset();
+      Publish(*container);
     }
   }
   if (handle) loop_->Remove(handle);  // we are on the loop thread: no wait
-  health_->Stop(c->name);
+  health_->Stop(container->name);
   if (lost) {
-    base::Logger("oci")->error("container monitor died container_id={} monitor_pid={}", c->name,
+    base::Logger("oci")->error("container monitor died container_id={} monitor_pid={}", container->name,
                                monitor);
   }
 }
 
-absl::Status OciBackend::AdoptMonitor(const std::shared_ptr<Container>& c, const MonitorRecord& m) {
+absl::Status OciBackend::AdoptMonitor(const std::shared_ptr<Container>& container, const MonitorRecord& m) {
   base::UniqueFd pidfd(base::PidfdOpen(m.monitor_pid));
   // The pid could have been recycled: it is ours only if its start time matches.
   if (!pidfd || ProcessStartTicks(m.monitor_pid) != m.monitor_start_ticks) {
     return absl::NotFoundError("monitor is gone");
   }
-  std::weak_ptr<Container> weak = c;
+  std::weak_ptr<Container> weak = container;
   auto handle = loop_->Add(pidfd.get(), EPOLLIN, [this, weak](uint32_t) {
     if (auto locked = weak.lock()) OnMonitorGone(locked);
   });
   if (!handle.ok()) return handle.status();
   absl::MutexLock lock(&mu_);
-  c->monitor_pid = m.monitor_pid;
-  c->monitor_pidfd = std::move(pidfd);
-  c->monitor_handle = *handle;
-  c->init_pid = static_cast<uint32_t>(m.init_pid);
-  c->init_start_ticks = m.init_start_ticks;
+  container->monitor_pid = m.monitor_pid;
+  container->monitor_pidfd = std::move(pidfd);
+  container->monitor_handle = *handle;
+  container->init_pid = static_cast<uint32_t>(m.init_pid);
+  container->init_start_ticks = m.init_start_ticks;
   return absl::OkStatus();
 }
 
 // Stop and kill ------------------------------------------------------------------
 
-absl::Status OciBackend::SignalInit(Container& c, int signal) {
+absl::Status OciBackend::SignalInit(Container& container, int signal) {
   pid_t pid = 0;
   unsigned long long ticks = 0;
   {
     absl::MutexLock lock(&mu_);
-    if (c.init_pid) pid = static_cast<pid_t>(*c.init_pid);
-    ticks = c.init_start_ticks;
+    if (container.init_pid) pid = static_cast<pid_t>(*container.init_pid);
+    ticks = container.init_start_ticks;
   }
   if (pid > 0) {
     // A pidfd checked against the recorded start time cannot hit a recycled pid,
@@ -449,7 +449,7 @@ absl::Status OciBackend::SignalInit(Container& c, int signal) {
     }
     if (!pidfd && errno == ESRCH) return absl::OkStatus();  // already gone
   }
-  auto s = runtime_->Kill(c.name, signal);
+  auto s = runtime_->Kill(container.name, signal);
   return absl::IsNotFound(s) ? absl::OkStatus() : s;
 }
 
@@ -457,32 +457,32 @@ absl::Status OciBackend::StopContainer(const ContainerId& id, std::optional<absl
   auto log = base::Logger("oci");
   auto found = Find(id);
   if (!found.ok()) return found.status();
-  const std::shared_ptr<Container>& c = *found;
-  absl::MutexLock op(&c->op_mu);
+  const std::shared_ptr<Container>& container = *found;
+  absl::MutexLock op(&container->op_mu);
   std::string signal_name;
   absl::Duration grace;
   {
     absl::MutexLock lock(&mu_);
     // Stopping something that is not running is not an error, as with Docker.
-    if (c->state.phase != Phase::kRunning && c->state.phase != Phase::kStopping) {
+    if (container->state.phase != Phase::kRunning && container->state.phase != Phase::kStopping) {
       return absl::OkStatus();
     }
-    signal_name = !c->record.spec.stop_signal.empty() ? c->record.spec.stop_signal
-                                                      : c->record.image_stop_signal;
-    grace = timeout.value_or(c->record.spec.stop_grace_period.value_or(kDefaultStopTimeout));
-    c->state = ContainerState::Stopping();
-    Publish(*c);
+    signal_name = !container->record.spec.stop_signal.empty() ? container->record.spec.stop_signal
+                                                      : container->record.image_stop_signal;
+    grace = timeout.value_or(container->record.spec.stop_grace_period.value_or(kDefaultStopTimeout));
+    container->state = ContainerState::Stopping();
+    Publish(*container);
   }
   auto signal = StopSignalNumber(signal_name);
   if (!signal.ok()) signal = SIGTERM;
-  log->info("stopping container container_id={} signal={} timeout={}", c->name, *signal,
+  log->info("stopping container container_id={} signal={} timeout={}", container->name, *signal,
             absl::FormatDuration(grace));
-  if (auto s = SignalInit(*c, *signal); !s.ok()) return s;
-  if (AwaitExit(*c, grace)) return absl::OkStatus();
-  log->info("stop timeout reached, killing container_id={}", c->name);
-  if (auto s = SignalInit(*c, SIGKILL); !s.ok()) return s;
-  if (AwaitExit(*c, kKillTimeout)) return absl::OkStatus();
-  return core::Internal(absl::StrCat("container ", c->name, " did not exit after SIGKILL within ",
+  if (auto s = SignalInit(*container, *signal); !s.ok()) return s;
+  if (AwaitExit(*container, grace)) return absl::OkStatus();
+  log->info("stop timeout reached, killing container_id={}", container->name);
+  if (auto s = SignalInit(*container, SIGKILL); !s.ok()) return s;
+  if (AwaitExit(*container, kKillTimeout)) return absl::OkStatus();
+  return core::Internal(absl::StrCat("container ", container->name, " did not exit after SIGKILL within ",
                                      absl::FormatDuration(kKillTimeout)));
 }
 
@@ -491,16 +491,16 @@ absl::Status OciBackend::KillContainer(const ContainerId& id, std::optional<std:
   if (!canonical.ok()) return canonical.status();
   auto found = Find(id);
   if (!found.ok()) return found.status();
-  const std::shared_ptr<Container>& c = *found;
+  const std::shared_ptr<Container>& container = *found;
   {
     absl::MutexLock lock(&mu_);
-    if (c->state.phase != Phase::kRunning && c->state.phase != Phase::kStopping) {
-      return core::WrongState(absl::StrCat("container ", c->name), c->state.ToString(),
+    if (container->state.phase != Phase::kRunning && container->state.phase != Phase::kStopping) {
+      return core::WrongState(absl::StrCat("container ", container->name), container->state.ToString(),
                               "only a running container can be signalled");
     }
   }
-  base::Logger("oci")->info("signalling container container_id={} signal={}", c->name, *canonical);
-  return SignalInit(*c, *core::SignalNumber(*canonical));
+  base::Logger("oci")->info("signalling container container_id={} signal={}", container->name, *canonical);
+  return SignalInit(*container, *core::SignalNumber(*canonical));
 }
 
 // Remove -------------------------------------------------------------------------
@@ -509,22 +509,22 @@ absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
   auto log = base::Logger("oci");
   auto found = Find(id);
   if (!found.ok()) return found.status();
-  const std::shared_ptr<Container>& c = *found;
-  absl::MutexLock op(&c->op_mu);
+  const std::shared_ptr<Container>& container = *found;
+  absl::MutexLock op(&container->op_mu);
   bool running;
   {
     absl::MutexLock lock(&mu_);
-    if (c->removed) return core::NotFound(absl::StrCat("container ", c->name), "removed");
-    running = c->state.phase == Phase::kRunning || c->state.phase == Phase::kStopping;
+    if (container->removed) return core::NotFound(absl::StrCat("container ", container->name), "removed");
+    running = container->state.phase == Phase::kRunning || container->state.phase == Phase::kStopping;
   }
   if (running) {
     if (!force) {
-      return core::WrongState(absl::StrCat("container ", c->name), "running",
+      return core::WrongState(absl::StrCat("container ", container->name), "running",
                               "stop it first, or remove with force");
     }
-    (void)SignalInit(*c, SIGKILL);
-    if (!AwaitExit(*c, kKillTimeout)) {
-      return core::Internal(absl::StrCat("container ", c->name,
+    (void)SignalInit(*container, SIGKILL);
+    if (!AwaitExit(*container, kKillTimeout)) {
+      return core::Internal(absl::StrCat("container ", container->name,
                                          " did not exit after SIGKILL; not removed"));
     }
   }
@@ -532,7 +532,7 @@ absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
   int monitor_fd = -1;
   {
     absl::MutexLock lock(&mu_);
-    monitor_fd = c->monitor_pidfd.get();
+    monitor_fd = container->monitor_pidfd.get();
   }
   if (monitor_fd >= 0) {
     struct pollfd pfd = {monitor_fd, POLLIN, 0};
@@ -543,37 +543,37 @@ absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
   // (runc, crun, youki) keep one directory per container under their --root, so
   // the delete runs only if that is still there (a monitor that died first).
   struct stat runtime_state;
-  if (::lstat(absl::StrCat(runtime_->root(), "/", c->name).c_str(), &runtime_state) == 0) {
-    if (auto s = runtime_->Delete(c->name, true); !s.ok()) {
-      log->warn("runtime delete failed container_id={} error={}", c->name, s.message());
+  if (::lstat(absl::StrCat(runtime_->root(), "/", container->name).c_str(), &runtime_state) == 0) {
+    if (auto s = runtime_->Delete(container->name, true); !s.ok()) {
+      log->warn("runtime delete failed container_id={} error={}", container->name, s.message());
     }
   }
-  if (auto s = images::UnmountRootfs(c->Rootfs()); !s.ok()) {
-    return core::Annotate(s, absl::StrCat("remove container ", c->name));
+  if (auto s = images::UnmountRootfs(container->Rootfs()); !s.ok()) {
+    return core::Annotate(s, absl::StrCat("remove container ", container->name));
   }
   base::EventLoop::Handle handle = 0;
   {
     absl::MutexLock lock(&mu_);
-    handle = std::exchange(c->monitor_handle, 0);
-    if (c->watch_wd >= 0) {
-      ::inotify_rm_watch(inotify_.get(), c->watch_wd);
-      by_watch_.erase(c->watch_wd);
-      c->watch_wd = -1;
+    handle = std::exchange(container->monitor_handle, 0);
+    if (container->watch_wd >= 0) {
+      ::inotify_rm_watch(inotify_.get(), container->watch_wd);
+      by_watch_.erase(container->watch_wd);
+      container->watch_wd = -1;
     }
   }
   if (handle) loop_->Remove(handle);
-  if (auto s = base::RemoveTree(c->dir); !s.ok()) {
-    return core::Annotate(s, absl::StrCat("remove container ", c->name));
+  if (auto s = base::RemoveTree(container->dir); !s.ok()) {
+    return core::Annotate(s, absl::StrCat("remove container ", container->name));
   }
-  (void)images_->RemoveUser(c->name);
-  health_->Stop(c->name);
+  (void)images_->RemoveUser(container->name);
+  health_->Stop(container->name);
   {
     absl::MutexLock lock(&mu_);
-    c->removed = true;
+    container->removed = true;
     containers_.erase(id);
-    bus_.Remove(id, core::NotFound(absl::StrCat("container ", c->name), "container was removed"));
+    bus_.Remove(id, core::NotFound(absl::StrCat("container ", container->name), "container was removed"));
   }
-  log->info("container removed container_id={} service={}", c->name, id.service);
+  log->info("container removed container_id={} service={}", container->name, id.service);
   return absl::OkStatus();
 }
 

@@ -54,39 +54,39 @@ class BusExitSignal final : public ExitSignal {
 
 }  // namespace
 
-LogFileSet OciBackend::LogsOf(const Container& c) const {
+LogFileSet OciBackend::LogsOf(const Container& container) const {
   LogFileSet files;
-  files.dir = c.LogDir();
+  files.dir = container.LogDir();
   files.max_files = config_.log_max_files;
-  files.source.kind = c.record.spec.rtype == core::ServiceType::kJob
+  files.source.kind = container.record.spec.rtype == core::ServiceType::kJob
                           ? core::LogSource::Kind::kJob
                           : core::LogSource::Kind::kContainer;
-  files.source.name = c.name;
-  files.service = c.id.service;
-  if (!c.record.deployment.empty()) files.deployment = c.record.deployment;
+  files.source.name = container.name;
+  files.service = container.id.service;
+  if (!container.record.deployment.empty()) files.deployment = container.record.deployment;
   return files;
 }
 
 absl::StatusOr<std::vector<core::LogEntry>> OciBackend::ContainerLogs(
     const core::ContainerId& id, uint32_t tail) {
-  auto c = Find(id);
-  if (!c.ok()) return c.status();
+  auto container = Find(id);
+  if (!container.ok()) return container.status();
   LogFileSet files;
   {
     absl::MutexLock lock(&mu_);
-    files = LogsOf(**c);
+    files = LogsOf(**container);
   }
   return ReadLogs(files, tail, std::nullopt);
 }
 
 absl::StatusOr<std::unique_ptr<core::LogCursor>> OciBackend::OpenLogs(
     const core::ContainerId& id, const core::LogQuery& query) {
-  auto c = Find(id);
-  if (!c.ok()) return c.status();
+  auto container = Find(id);
+  if (!container.ok()) return container.status();
   LogFileSet files;
   {
     absl::MutexLock lock(&mu_);
-    files = LogsOf(**c);
+    files = LogsOf(**container);
   }
   return OpenLogCursor(std::move(files), query, log_notifier_.get(),
                        std::make_unique<BusExitSignal>(bus_, id));

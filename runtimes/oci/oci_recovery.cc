@@ -34,8 +34,8 @@ absl::Status OciBackend::Recover() {
   {
     absl::MutexLock lock(&mu_);
     total = containers_.size();
-    for (const auto& [id, c] : containers_) {
-      if (c->state.phase == ContainerState::Phase::kRunning) ++running;
+    for (const auto& [id, container] : containers_) {
+      if (container->state.phase == ContainerState::Phase::kRunning) ++running;
     }
   }
   log->info("recovered containers total={} running={}", total, running);
@@ -58,60 +58,60 @@ void OciBackend::RecoverOne(const std::string& name) {
     (void)images_->RemoveUser(name);
     return;
   }
-  auto c = std::make_shared<Container>();
-  c->id = record->id;
-  c->name = name;
-  c->dir = dir;
-  c->record = std::move(*record);
-  if (auto text = base::ReadFile(c->ConfigPath()); text.ok()) {
+  auto container = std::make_shared<Container>();
+  container->id = record->id;
+  container->name = name;
+  container->dir = dir;
+  container->record = std::move(*record);
+  if (auto text = base::ReadFile(container->ConfigPath()); text.ok()) {
     auto json = nlohmann::json::parse(*text, nullptr, false);
-    if (!json.is_discarded()) c->config = std::move(json);
+    if (!json.is_discarded()) container->config = std::move(json);
   }
 
-  const std::string exit_path = c->StateDir() + "/exit.json";
+  const std::string exit_path = container->StateDir() + "/exit.json";
   auto exit_record = ReadExitRecord(exit_path);
   if (exit_record.ok()) {
-    c->state = exit_record->ToState();
-    c->outcome = exit_record->ToOutcome();
-  } else if (!c->record.started_at) {
-    c->state = ContainerState::Initializing();
+    container->state = exit_record->ToState();
+    container->outcome = exit_record->ToOutcome();
+  } else if (!container->record.started_at) {
+    container->state = ContainerState::Initializing();
   } else {
-    c->state = ContainerState::Running();
+    container->state = ContainerState::Running();
   }
   {
     absl::MutexLock lock(&mu_);
-    containers_[c->id] = c;
+    containers_[container->id] = container;
   }
-  WatchStateDir(c);
+  WatchStateDir(container);
 
-  auto monitor = ReadMonitorRecord(c->StateDir() + "/monitor.json");
-  const bool was_running = c->record.started_at.has_value() && !exit_record.ok();
+  auto monitor = ReadMonitorRecord(container->StateDir() + "/monitor.json");
+  const bool was_running = container->record.started_at.has_value() && !exit_record.ok();
   if (monitor.ok()) {
     // Adopt a live monitor even if the container already ended: it may still be
     // deleting the runtime state, and Remove waits for it.
-    if (auto s = AdoptMonitor(c, *monitor); !s.ok() && was_running) {
+    if (auto s = AdoptMonitor(container, *monitor); !s.ok() && was_running) {
       // The monitor died while we were away and left no exit record.
       const std::string why = absl::StrCat("the container's monitor (pid ", monitor->monitor_pid,
                                            ") died while the agent was down; its exit status "
                                            "is unknown");
-      c->MarkFailed(why, base::NowRealtime());
+      container->MarkFailed(why, base::NowRealtime());
       // An unsupervised container must not linger: nothing reads its output.
       (void)runtime_->Delete(name, true);
-      log->error("container lost its monitor container_id={} service={}", name, c->id.service);
+      log->error("container lost its monitor container_id={} service={}", name, container->id.service);
     }
   } else if (was_running) {
-    c->MarkFailed("started, but its monitor left no record", std::nullopt);
+    container->MarkFailed("started, but its monitor left no record", std::nullopt);
     (void)runtime_->Delete(name, true);
   }
   {
     absl::MutexLock lock(&mu_);
-    Publish(*c);
+    Publish(*container);
   }
-  if (c->state.phase == ContainerState::Phase::kRunning) StartHealth(c);
+  if (container->state.phase == ContainerState::Phase::kRunning) StartHealth(container);
   // The container may have ended between our reads.
-  CheckExit(c);
-  log->info("recovered container container_id={} service={} state={}", name, c->id.service,
-            c->state.ToString());
+  CheckExit(container);
+  log->info("recovered container container_id={} service={} state={}", name, container->id.service,
+            container->state.ToString());
 }
 
 void OciBackend::CleanOrphans() {

@@ -3,18 +3,14 @@
 #include <catch2/catch.hpp>
 
 #include "support/agent_process.h"
+#include "support/rpc_builders.h"
 
 using namespace zlayer::testing;
 namespace pb = zlayer::agent::v1;
 
 namespace {
 
-pb::ContainerId Id(const std::string& service, uint32_t replica) {
-  pb::ContainerId id;
-  id.set_service(service);
-  id.set_replica(replica);
-  return id;
-}
+constexpr auto& Id = PbContainerId;
 
 void Create(pb::RuntimeService::Stub& stub, const pb::ContainerId& id,
             const std::string& deployment = "dep") {

@@ -4,18 +4,14 @@
 #include <thread>
 
 #include "support/agent_process.h"
+#include "support/rpc_builders.h"
 
 using namespace zlayer::testing;
 namespace pb = zlayer::agent::v1;
 
 namespace {
 
-pb::ContainerId Id(const std::string& service, uint32_t replica) {
-  pb::ContainerId id;
-  id.set_service(service);
-  id.set_replica(replica);
-  return id;
-}
+constexpr auto& Id = PbContainerId;
 
 template <typename Req, typename Resp>
 void Call(grpc::Status (pb::RuntimeService::Stub::*method)(grpc::ClientContext*, const Req&, Resp*),

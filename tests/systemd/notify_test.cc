@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "sd_test_support.h"
 #include "support/agent_process.h"
+#include "support/rpc_builders.h"
 #include "support/test_support.h"
 
 using namespace zlayer::testing;
@@ -185,10 +186,8 @@ TEST_CASE("reload: SIGHUP sends RELOADING=1, then READY=1 with the outcome",
   // A container, so the status after reload counts one.
   auto stub = pb::RuntimeService::NewStub(
       grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials()));
-  pb::CreateContainerRequest create;
-  create.mutable_id()->set_service("web");
-  create.mutable_id()->set_replica(1);
-  create.mutable_spec()->mutable_image()->set_name("busybox");
+  const pb::CreateContainerRequest create =
+      zlayer::testing::PlainCreateRequest("web", 1, "busybox");
   pb::CreateContainerResponse created;
   REQUIRE(stub->CreateContainer(Ctx().get(), create, &created).ok());
 

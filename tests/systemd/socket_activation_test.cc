@@ -19,6 +19,7 @@
 #include "base/unique_fd.h"
 #include "sd_test_support.h"
 #include "support/agent_process.h"
+#include "support/rpc_builders.h"
 #include "support/test_support.h"
 
 using namespace zlayer::testing;
@@ -162,10 +163,8 @@ TEST_CASE("socket activation: unary and streaming calls over the inherited socke
   }
 
   // A server stream: Wait on a container sees its state, then its exit.
-  pb::CreateContainerRequest create;
-  create.mutable_id()->set_service("web");
-  create.mutable_id()->set_replica(1);
-  create.mutable_spec()->mutable_image()->set_name("busybox");
+  const pb::CreateContainerRequest create =
+      zlayer::testing::PlainCreateRequest("web", 1, "busybox");
   pb::CreateContainerResponse created;
   REQUIRE(stub->CreateContainer(Ctx().get(), create, &created).ok());
   pb::StartContainerRequest start;

@@ -22,10 +22,19 @@
 using namespace zlayer::agentd;
 using zlayer::testing::MakeTempDir;
 
-TEST_CASE("JudgeLiveness: the event loop must have answered within 1.5 intervals", "[unit]") {
+namespace {
+
+LivenessOptions TenSecondProbes() {
   LivenessOptions options;
   options.interval = absl::Seconds(10);
   options.queue_stall_timeout = absl::Minutes(5);
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("JudgeLiveness: the event loop must have answered within 1.5 intervals", "[unit]") {
+  const LivenessOptions options = TenSecondProbes();
   const absl::Time now = absl::FromUnixSeconds(1'000'000);
   LivenessInput in;
   in.now = now;
@@ -41,9 +50,7 @@ TEST_CASE("JudgeLiveness: the event loop must have answered within 1.5 intervals
 }
 
 TEST_CASE("JudgeLiveness: waiting work must finish within queue_stall_timeout", "[unit]") {
-  LivenessOptions options;
-  options.interval = absl::Seconds(10);
-  options.queue_stall_timeout = absl::Minutes(5);
+  const LivenessOptions options = TenSecondProbes();
   const absl::Time now = absl::FromUnixSeconds(1'000'000);
   LivenessInput in;
   in.now = now;
