@@ -12,9 +12,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agentd/config_values.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
+#include "core/errors.h"
 
 namespace zlayer::agentd {
 namespace {
@@ -59,11 +59,13 @@ std::function<absl::Status(const std::string&, AgentConfig*)> SetRegistryPath(
 
 const std::vector<Flag>& Flags() {
   static const auto* flags = new std::vector<Flag>{
-      {"config", "FILE", "YAML config file; flags override it (default /etc/zlayer/agentd.yaml "
-                         "if present)",
+      {"config", "FILE",
+       "YAML config file; flags override it (default /etc/zlayer/agentd.yaml "
+       "if present)",
        [](const std::string&, AgentConfig*) { return absl::OkStatus(); }},
-      {"socket", "PATH", "unix socket to serve (default /run/zlayer/agentd.sock; ignored under "
-                         "socket activation)",
+      {"socket", "PATH",
+       "unix socket to serve (default /run/zlayer/agentd.sock; ignored under "
+       "socket activation)",
        SetChecked("socket", &AgentConfig::socket_path, CheckSocketPath)},
       {"socket-mode", "MODE", "socket permissions, octal (default 0660)",
        [](const std::string& v, AgentConfig* c) {
@@ -82,8 +84,9 @@ const std::vector<Flag>& Flags() {
          c->backend = v;
          return absl::OkStatus();
        }},
-      {"runtime", "NAME|PATH", "OCI runtime: auto, youki, crun, runc or a path (default auto: "
-                               "youki, then crun, then runc)",
+      {"runtime", "NAME|PATH",
+       "OCI runtime: auto, youki, crun, runc or a path (default auto: "
+       "youki, then crun, then runc)",
        [](const std::string& v, AgentConfig* c) {
          if (auto e = CheckRuntime(v); !e.empty()) return FlagError("runtime", e);
          c->backend_config.oci_runtime = v;
@@ -109,8 +112,9 @@ const std::vector<Flag>& Flags() {
        SetRegistryPath("registry-ca", &images::RegistryConfig::ca_file)},
       {"registry-auth", "FILE", "Docker-format config.json with registry credentials",
        SetRegistryPath("registry-auth", &images::RegistryConfig::credentials_file)},
-      {"monitor", "PATH", "per-container monitor binary (default: beside zlayer-agentd, or "
-                          "../libexec/zlayer/zlayer-monitor)",
+      {"monitor", "PATH",
+       "per-container monitor binary (default: beside zlayer-agentd, or "
+       "../libexec/zlayer/zlayer-monitor)",
        SetBackendPath("monitor", &runtimes::BackendConfig::monitor_path)},
       {"work-threads", "N", "threads for blocking work, 1-256 (default 8)",
        [](const std::string& v, AgentConfig* c) {

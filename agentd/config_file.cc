@@ -8,9 +8,9 @@
 #include "absl/strings/str_join.h"
 #include "agentd/config.h"
 #include "agentd/config_values.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
+#include "core/errors.h"
 #include "yaml-cpp/yaml.h"
 
 namespace zlayer::agentd {
@@ -30,8 +30,8 @@ class ConfigReader {
       ReadTop(root);
     }
     if (errors_.empty()) return absl::OkStatus();
-    return core::InvalidSpec(absl::StrCat("invalid config ", name_, ":\n  ",
-                                          absl::StrJoin(errors_, "\n  ")));
+    return core::InvalidSpec(
+        absl::StrCat("invalid config ", name_, ":\n  ", absl::StrJoin(errors_, "\n  ")));
   }
 
  private:

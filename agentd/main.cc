@@ -21,12 +21,12 @@
 #include "agentd/server.h"
 #include "agentd/systemd.h"
 #include "agentd/watchdog.h"
+#include "auth/container_auth.h"
 #include "base/logging.h"
 #include "base/time_util.h"
 #include "base/unique_fd.h"
 #include "cgroups/layout.h"
 #include "runtimes/backend_registry.h"
-#include "auth/container_auth.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #ifdef ZLAYER_AGENTD_TEST_HOOKS
@@ -93,8 +93,7 @@ int Run(int argc, char** argv) {
     // The secret file is read at start-up; a check that passed it by would let a
     // bad one turn into a restart loop under systemd.
     if (config.backend_config.container_auth.enabled) {
-      if (auto auth = auth::LoadContainerAuth(config.backend_config.container_auth);
-          !auth.ok()) {
+      if (auto auth = auth::LoadContainerAuth(config.backend_config.container_auth); !auth.ok()) {
         std::fprintf(stderr, "zlayer-agentd: %s\n", std::string(auth.status().message()).c_str());
         return 2;
       }
@@ -151,8 +150,8 @@ int Run(int argc, char** argv) {
   auto backend = registry.Create(config.backend, config.backend_config);
   if (!backend.ok()) {
     log->critical("backend {} failed to start: {}", config.backend, backend.status().message());
-    NotifyStatus(absl::StrCat("failed: backend ", config.backend, ": ",
-                              backend.status().message()));
+    NotifyStatus(
+        absl::StrCat("failed: backend ", config.backend, ": ", backend.status().message()));
     return 1;
   }
   const absl::Duration recovery = absl::Now() - recovery_start;

@@ -2,9 +2,9 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <grpcpp/create_channel_posix.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/create_channel_posix.h>
 #include <grpcpp/server_posix.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -18,10 +18,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "base/unique_fd.h"
+#include "core/errors.h"
 
 namespace zlayer::agentd {
 namespace {

@@ -18,26 +18,28 @@ absl::StatusOr<ContainerAuthContext> LoadContainerAuth(const ContainerAuthConfig
   const std::string& path = config.jwt_secret_file;
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("container_auth.jwt_secret_file ", path,
-                     " cannot be read; create it with the orchestrator's token secret (mode 0600)"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "container_auth.jwt_secret_file ", path,
+        " cannot be read; create it with the orchestrator's token secret (mode 0600)"));
   }
   if (st.st_uid != ::geteuid()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "container_auth.jwt_secret_file ", path, " is owned by uid ", st.st_uid,
-        ", not by the agent's uid ", ::geteuid(), "; its owner could forge container tokens: "
-        "chown it"));
+    return absl::FailedPreconditionError(absl::StrCat("container_auth.jwt_secret_file ", path,
+                                                      " is owned by uid ", st.st_uid,
+                                                      ", not by the agent's uid ", ::geteuid(),
+                                                      "; its owner could forge container tokens: "
+                                                      "chown it"));
   }
   if ((st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "container_auth.jwt_secret_file ", path, " is readable by group or others (mode ",
-        absl::StrFormat("%04o", st.st_mode & 0777), "); anyone who reads it can forge container "
-        "tokens: chmod 600 it"));
+    return absl::FailedPreconditionError(absl::StrCat("container_auth.jwt_secret_file ", path,
+                                                      " is readable by group or others (mode ",
+                                                      absl::StrFormat("%04o", st.st_mode & 0777),
+                                                      "); anyone who reads it can forge container "
+                                                      "tokens: chmod 600 it"));
   }
   auto text = base::ReadFile(path);
   if (!text.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat("container_auth.jwt_secret_file ", path,
-                                                      ": ", text.status().message()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("container_auth.jwt_secret_file ", path, ": ", text.status().message()));
   }
   // Editors and `echo` add a newline that the orchestrator's copy of the key lacks.
   std::string secret(absl::StripTrailingAsciiWhitespace(*text));
@@ -70,9 +72,9 @@ absl::StatusOr<std::string> MintContainerToken(const ContainerAuthContext& auth,
     return absl::InternalError(absl::StrCat("signing the token of container ", id.ToString(),
                                             " failed (OpenSSL HMAC-SHA256)"));
   }
-  return absl::StrCat(signing_input, ".",
-                      absl::WebSafeBase64Escape(absl::string_view(
-                          reinterpret_cast<const char*>(mac), mac_len)));
+  return absl::StrCat(
+      signing_input, ".",
+      absl::WebSafeBase64Escape(absl::string_view(reinterpret_cast<const char*>(mac), mac_len)));
 }
 
 }  // namespace zlayer::auth

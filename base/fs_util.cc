@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "core/errors.h"
 #include "base/unique_fd.h"
+#include "core/errors.h"
 
 namespace zlayer::base {
 namespace {
@@ -200,7 +200,8 @@ uint64_t DiskUsage(const std::string& path) {
 
 absl::StatusOr<TempDir> TempDir::Create(const std::string& parent, const std::string& prefix) {
   std::string tmpl = absl::StrCat(parent, "/", prefix, "XXXXXX");
-  if (::mkdtemp(tmpl.data()) == nullptr) return core::ErrnoError(absl::StrCat("mkdtemp in ", parent));
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    return core::ErrnoError(absl::StrCat("mkdtemp in ", parent));
   return TempDir(std::move(tmpl));
 }
 

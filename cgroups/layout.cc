@@ -8,8 +8,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
+#include "core/errors.h"
 
 namespace zlayer::cgroups {
 namespace {
@@ -145,9 +145,9 @@ absl::StatusOr<std::string> HostLayout::DirFor(const CgroupMount& mount,
     // The mount shows only the subtree at mount.root; the path must lie inside it.
     if (!absl::StartsWith(path, mount.root) ||
         (path.size() > mount.root.size() && path[mount.root.size()] != '/')) {
-      return core::NotFound(absl::StrCat("cgroup ", path),
-                            absl::StrCat("outside the part of the hierarchy mounted at ",
-                                         mount.mount_point));
+      return core::NotFound(
+          absl::StrCat("cgroup ", path),
+          absl::StrCat("outside the part of the hierarchy mounted at ", mount.mount_point));
     }
     rel = path.substr(mount.root.size());
   }

@@ -4,8 +4,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
+#include "core/errors.h"
 
 namespace zlayer::cgroups {
 namespace {

@@ -8,8 +8,8 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
-#include "core/errors.h"
 #include "cgroups/parse.h"
+#include "core/errors.h"
 
 namespace zlayer::cgroups {
 namespace {

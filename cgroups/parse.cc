@@ -60,7 +60,8 @@ bool ParseDevice(absl::string_view s, uint32_t& major, uint32_t& minor) {
   return true;
 }
 
-core::IoDeviceStats& FindOrAdd(std::vector<core::IoDeviceStats>& devices, uint32_t major, uint32_t minor) {
+core::IoDeviceStats& FindOrAdd(std::vector<core::IoDeviceStats>& devices, uint32_t major,
+                               uint32_t minor) {
   for (auto& d : devices) {
     if (d.major == major && d.minor == minor) return d;
   }

@@ -7,8 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/errors.h"
 #include "cgroups/parse.h"
+#include "core/errors.h"
 
 namespace zlayer::cgroups {
 

@@ -10,7 +10,8 @@ absl::Status ContainerRuntime::KillContainer(const ContainerId&, std::optional<s
   return Unsupported("kill_container");
 }
 
-absl::StatusOr<std::optional<uint16_t>> ContainerRuntime::GetContainerPortOverride(const ContainerId&) {
+absl::StatusOr<std::optional<uint16_t>> ContainerRuntime::GetContainerPortOverride(
+    const ContainerId&) {
   return std::optional<uint16_t>();
 }
 
@@ -25,7 +26,7 @@ absl::StatusOr<std::vector<LogEntry>> ContainerRuntime::GetLogs(const ContainerI
 }
 
 absl::StatusOr<std::unique_ptr<LogCursor>> ContainerRuntime::OpenLogs(const ContainerId& id,
-                                                             const LogQuery& query) {
+                                                                      const LogQuery& query) {
   auto entries = ContainerLogs(id, query.tail);
   if (!entries.ok()) return entries.status();
   if (query.since) {
@@ -34,8 +35,8 @@ absl::StatusOr<std::unique_ptr<LogCursor>> ContainerRuntime::OpenLogs(const Cont
   return MakeVectorLogCursor(std::move(*entries));
 }
 
-absl::StatusOr<std::unique_ptr<Subscription>> ContainerRuntime::ExecStream(const ExecRequest& request,
-                                                                   ExecEventFn on_event) {
+absl::StatusOr<std::unique_ptr<Subscription>> ContainerRuntime::ExecStream(
+    const ExecRequest& request, ExecEventFn on_event) {
   auto result = Exec(request);
   if (!result.ok()) return result.status();
   if (!result->stdout_data.empty()) on_event(ExecEvent::Stdout(std::move(result->stdout_data)));
@@ -56,8 +57,7 @@ absl::StatusOr<std::vector<ContainerStats>> ContainerRuntime::ListContainerStats
     auto stats = GetContainerStats(r.id);
     if (stats.ok()) {
       out.push_back(std::move(*stats));
-    } else if (!absl::IsNotFound(stats.status()) &&
-               !absl::IsFailedPrecondition(stats.status())) {
+    } else if (!absl::IsNotFound(stats.status()) && !absl::IsFailedPrecondition(stats.status())) {
       return stats.status();
     }
   }
@@ -71,7 +71,7 @@ absl::StatusOr<WaitOutcome> ContainerRuntime::WaitOutcomeOf(const ContainerId& i
 }
 
 absl::StatusOr<std::unique_ptr<Subscription>> ContainerRuntime::Watch(const ContainerId& id,
-                                                             WatchFn on_event) {
+                                                                      WatchFn on_event) {
   auto state = GetContainerState(id);
   if (!state.ok()) return state.status();
   on_event(WatchEvent{*state, std::nullopt, absl::OkStatus()});

@@ -24,9 +24,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/image_types.h"
 #include "core/log_cursor.h"
 #include "core/service_spec.h"
-#include "core/image_types.h"
 #include "core/types.h"
 
 namespace zlayer::core {
@@ -96,7 +96,7 @@ class ContainerRuntime {
   // output as one stdout and one stderr event. Destroying the subscription cancels
   // the exec (and kills the process).
   virtual absl::StatusOr<std::unique_ptr<Subscription>> ExecStream(const ExecRequest& request,
-                                                                    ExecEventFn on_event);
+                                                                   ExecEventFn on_event);
 
   // Stats ---------------------------------------------------------------------
 

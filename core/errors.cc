@@ -8,51 +8,84 @@ namespace zlayer::core {
 
 absl::StatusCode CodeForKind(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kNotFound: return absl::StatusCode::kNotFound;
-    case ErrorKind::kInvalidSpec: return absl::StatusCode::kInvalidArgument;
-    case ErrorKind::kUnsupported: return absl::StatusCode::kUnimplemented;
-    case ErrorKind::kAlreadyExists: return absl::StatusCode::kAlreadyExists;
-    case ErrorKind::kWrongState: return absl::StatusCode::kFailedPrecondition;
-    case ErrorKind::kPullFailed: return absl::StatusCode::kUnavailable;
-    case ErrorKind::kInternal: return absl::StatusCode::kInternal;
-    case ErrorKind::kResourceExhausted: return absl::StatusCode::kResourceExhausted;
-    case ErrorKind::kDeadlineExceeded: return absl::StatusCode::kDeadlineExceeded;
-    case ErrorKind::kPermissionDenied: return absl::StatusCode::kPermissionDenied;
-    case ErrorKind::kCancelled: return absl::StatusCode::kCancelled;
+    case ErrorKind::kNotFound:
+      return absl::StatusCode::kNotFound;
+    case ErrorKind::kInvalidSpec:
+      return absl::StatusCode::kInvalidArgument;
+    case ErrorKind::kUnsupported:
+      return absl::StatusCode::kUnimplemented;
+    case ErrorKind::kAlreadyExists:
+      return absl::StatusCode::kAlreadyExists;
+    case ErrorKind::kWrongState:
+      return absl::StatusCode::kFailedPrecondition;
+    case ErrorKind::kPullFailed:
+      return absl::StatusCode::kUnavailable;
+    case ErrorKind::kInternal:
+      return absl::StatusCode::kInternal;
+    case ErrorKind::kResourceExhausted:
+      return absl::StatusCode::kResourceExhausted;
+    case ErrorKind::kDeadlineExceeded:
+      return absl::StatusCode::kDeadlineExceeded;
+    case ErrorKind::kPermissionDenied:
+      return absl::StatusCode::kPermissionDenied;
+    case ErrorKind::kCancelled:
+      return absl::StatusCode::kCancelled;
   }
   return absl::StatusCode::kInternal;
 }
 
 ErrorKind KindForCode(absl::StatusCode code) {
   switch (code) {
-    case absl::StatusCode::kNotFound: return ErrorKind::kNotFound;
-    case absl::StatusCode::kInvalidArgument: return ErrorKind::kInvalidSpec;
-    case absl::StatusCode::kUnimplemented: return ErrorKind::kUnsupported;
-    case absl::StatusCode::kAlreadyExists: return ErrorKind::kAlreadyExists;
-    case absl::StatusCode::kFailedPrecondition: return ErrorKind::kWrongState;
-    case absl::StatusCode::kUnavailable: return ErrorKind::kPullFailed;
-    case absl::StatusCode::kResourceExhausted: return ErrorKind::kResourceExhausted;
-    case absl::StatusCode::kDeadlineExceeded: return ErrorKind::kDeadlineExceeded;
+    case absl::StatusCode::kNotFound:
+      return ErrorKind::kNotFound;
+    case absl::StatusCode::kInvalidArgument:
+      return ErrorKind::kInvalidSpec;
+    case absl::StatusCode::kUnimplemented:
+      return ErrorKind::kUnsupported;
+    case absl::StatusCode::kAlreadyExists:
+      return ErrorKind::kAlreadyExists;
+    case absl::StatusCode::kFailedPrecondition:
+      return ErrorKind::kWrongState;
+    case absl::StatusCode::kUnavailable:
+      return ErrorKind::kPullFailed;
+    case absl::StatusCode::kResourceExhausted:
+      return ErrorKind::kResourceExhausted;
+    case absl::StatusCode::kDeadlineExceeded:
+      return ErrorKind::kDeadlineExceeded;
     case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kUnauthenticated: return ErrorKind::kPermissionDenied;
-    case absl::StatusCode::kCancelled: return ErrorKind::kCancelled;
-    default: return ErrorKind::kInternal;
+    case absl::StatusCode::kUnauthenticated:
+      return ErrorKind::kPermissionDenied;
+    case absl::StatusCode::kCancelled:
+      return ErrorKind::kCancelled;
+    default:
+      return ErrorKind::kInternal;
   }
 }
 
 std::string_view KindName(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kNotFound: return "not found";
-    case ErrorKind::kInvalidSpec: return "invalid spec";
-    case ErrorKind::kUnsupported: return "unsupported";
-    case ErrorKind::kAlreadyExists: return "already exists";
-    case ErrorKind::kWrongState: return "wrong state";
-    case ErrorKind::kPullFailed: return "pull failed";
-    case ErrorKind::kInternal: return "internal";
-    case ErrorKind::kResourceExhausted: return "resource exhausted";
-    case ErrorKind::kDeadlineExceeded: return "deadline exceeded";
-    case ErrorKind::kPermissionDenied: return "permission denied";
-    case ErrorKind::kCancelled: return "cancelled";
+    case ErrorKind::kNotFound:
+      return "not found";
+    case ErrorKind::kInvalidSpec:
+      return "invalid spec";
+    case ErrorKind::kUnsupported:
+      return "unsupported";
+    case ErrorKind::kAlreadyExists:
+      return "already exists";
+    case ErrorKind::kWrongState:
+      return "wrong state";
+    case ErrorKind::kPullFailed:
+      return "pull failed";
+    case ErrorKind::kInternal:
+      return "internal";
+    case ErrorKind::kResourceExhausted:
+      return "resource exhausted";
+    case ErrorKind::kDeadlineExceeded:
+      return "deadline exceeded";
+    case ErrorKind::kPermissionDenied:
+      return "permission denied";
+    case ErrorKind::kCancelled:
+      return "cancelled";
   }
   return "internal";
 }
@@ -77,8 +110,7 @@ absl::Status AlreadyExists(absl::string_view object, absl::string_view hint) {
   return absl::AlreadyExistsError(absl::StrCat(object, " already exists; ", hint));
 }
 
-absl::Status WrongState(absl::string_view object, absl::string_view state,
-                        absl::string_view hint) {
+absl::Status WrongState(absl::string_view object, absl::string_view state, absl::string_view hint) {
   return absl::FailedPreconditionError(absl::StrCat(object, " is ", state, "; ", hint));
 }
 

@@ -16,13 +16,13 @@
 namespace zlayer::core {
 
 enum class ErrorKind {
-  kNotFound,        // NOT_FOUND: unknown container or image
-  kInvalidSpec,     // INVALID_ARGUMENT: bad spec, bad signal, bad reference
-  kUnsupported,     // UNIMPLEMENTED: optional operation the backend lacks
-  kAlreadyExists,   // ALREADY_EXISTS: duplicate create or tag
-  kWrongState,      // FAILED_PRECONDITION: e.g. exec in a stopped container
-  kPullFailed,      // UNAVAILABLE: registry unreachable, 5xx, timeout
-  kInternal,        // INTERNAL: runtime failure we cannot classify
+  kNotFound,           // NOT_FOUND: unknown container or image
+  kInvalidSpec,        // INVALID_ARGUMENT: bad spec, bad signal, bad reference
+  kUnsupported,        // UNIMPLEMENTED: optional operation the backend lacks
+  kAlreadyExists,      // ALREADY_EXISTS: duplicate create or tag
+  kWrongState,         // FAILED_PRECONDITION: e.g. exec in a stopped container
+  kPullFailed,         // UNAVAILABLE: registry unreachable, 5xx, timeout
+  kInternal,           // INTERNAL: runtime failure we cannot classify
   kResourceExhausted,  // RESOURCE_EXHAUSTED: ENOSPC, EMFILE, limits
   kDeadlineExceeded,   // DEADLINE_EXCEEDED: a server-side timeout fired
   kPermissionDenied,   // PERMISSION_DENIED: registry refused our credentials
@@ -57,8 +57,7 @@ absl::Status NotFound(absl::string_view object, absl::string_view reason);
 absl::Status InvalidSpec(absl::string_view message);
 absl::Status Unsupported(absl::string_view operation);
 absl::Status AlreadyExists(absl::string_view object, absl::string_view hint);
-absl::Status WrongState(absl::string_view object, absl::string_view state,
-                        absl::string_view hint);
+absl::Status WrongState(absl::string_view object, absl::string_view state, absl::string_view hint);
 absl::Status PullFailed(absl::string_view image, absl::string_view reason);
 absl::Status Internal(absl::string_view message);
 

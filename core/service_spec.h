@@ -34,7 +34,7 @@ struct CommandSpec {
 };
 
 struct ResourceSpec {
-  std::optional<double> cpu;               // cores
+  std::optional<double> cpu;  // cores
   std::optional<uint64_t> memory_bytes;
   std::optional<int64_t> pids_limit;
 };

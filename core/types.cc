@@ -37,14 +37,14 @@ absl::Status ValidateContainerId(const ContainerId& id) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
   };
   if (!alnum(s.front())) {
-    return core::InvalidSpec(absl::StrCat("container id: service name '", s,
-                                          "' must start with a letter or digit"));
+    return core::InvalidSpec(
+        absl::StrCat("container id: service name '", s, "' must start with a letter or digit"));
   }
   for (char c : s) {
     if (!alnum(c) && c != '-' && c != '_' && c != '.') {
-      return core::InvalidSpec(absl::StrCat(
-          "container id: service name '", s,
-          "' may contain only letters, digits, '-', '_' and '.'"));
+      return core::InvalidSpec(
+          absl::StrCat("container id: service name '", s,
+                       "' may contain only letters, digits, '-', '_' and '.'"));
     }
   }
   return absl::OkStatus();
@@ -52,30 +52,43 @@ absl::Status ValidateContainerId(const ContainerId& id) {
 
 const char* PhaseName(ContainerState::Phase phase) {
   switch (phase) {
-    case ContainerState::Phase::kPending: return "pending";
-    case ContainerState::Phase::kInitializing: return "initializing";
-    case ContainerState::Phase::kRunning: return "running";
-    case ContainerState::Phase::kStopping: return "stopping";
-    case ContainerState::Phase::kExited: return "exited";
-    case ContainerState::Phase::kFailed: return "failed";
+    case ContainerState::Phase::kPending:
+      return "pending";
+    case ContainerState::Phase::kInitializing:
+      return "initializing";
+    case ContainerState::Phase::kRunning:
+      return "running";
+    case ContainerState::Phase::kStopping:
+      return "stopping";
+    case ContainerState::Phase::kExited:
+      return "exited";
+    case ContainerState::Phase::kFailed:
+      return "failed";
   }
   return "unknown";
 }
 
 std::string ContainerState::ToString() const {
   switch (phase) {
-    case Phase::kExited: return absl::StrCat("exited(", exit_code, ")");
-    case Phase::kFailed: return absl::StrCat("failed: ", reason);
-    default: return PhaseName(phase);
+    case Phase::kExited:
+      return absl::StrCat("exited(", exit_code, ")");
+    case Phase::kFailed:
+      return absl::StrCat("failed: ", reason);
+    default:
+      return PhaseName(phase);
   }
 }
 
 const char* WaitReasonName(WaitReason reason) {
   switch (reason) {
-    case WaitReason::kExited: return "exited";
-    case WaitReason::kSignal: return "signal";
-    case WaitReason::kOomKilled: return "oom_killed";
-    case WaitReason::kRuntimeError: return "runtime_error";
+    case WaitReason::kExited:
+      return "exited";
+    case WaitReason::kSignal:
+      return "signal";
+    case WaitReason::kOomKilled:
+      return "oom_killed";
+    case WaitReason::kRuntimeError:
+      return "runtime_error";
   }
   return "exited";
 }

@@ -1,8 +1,8 @@
 // The ServiceSpec part of the schema (internal to deploy/).
 #pragma once
 
-#include "deploy/yaml_reader.h"
 #include "core/service_spec.h"
+#include "deploy/yaml_reader.h"
 
 namespace zlayer::deploy::internal {
 

@@ -8,9 +8,9 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/status_macros.h"
+#include "core/errors.h"
 #include "images/reference.h"
 
 namespace zlayer::images {

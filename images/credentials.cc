@@ -30,8 +30,8 @@ bool Matches(absl::string_view key, const std::string& host) {
 
 }  // namespace
 
-absl::StatusOr<std::optional<core::RegistryAuth>> LookupCredentials(
-    const std::string& path, const std::string& host) {
+absl::StatusOr<std::optional<core::RegistryAuth>> LookupCredentials(const std::string& path,
+                                                                    const std::string& host) {
   if (path.empty()) return std::optional<core::RegistryAuth>();
   auto text = base::ReadFile(path);
   if (!text.ok()) {

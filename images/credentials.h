@@ -14,7 +14,7 @@ namespace zlayer::images {
 // ("https://host/v1/"); docker.io also matches Docker's historic index keys.
 // A missing file or host is nullopt; an unreadable or malformed file is
 // FAILED_PRECONDITION naming the file (never its contents).
-absl::StatusOr<std::optional<core::RegistryAuth>> LookupCredentials(
-    const std::string& path, const std::string& host);
+absl::StatusOr<std::optional<core::RegistryAuth>> LookupCredentials(const std::string& path,
+                                                                    const std::string& host);
 
 }  // namespace zlayer::images

@@ -10,8 +10,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
+#include "core/errors.h"
 
 namespace zlayer::images {
 namespace {

@@ -9,9 +9,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "core/errors.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "core/errors.h"
 #include "images/store_internal.h"
 
 namespace zlayer::images {
@@ -44,8 +44,7 @@ bool NameMatches(const Descriptor& d, const Reference& ref) {
 
 }  // namespace
 
-absl::StatusOr<core::ImportResult> ImageStore::ImportImage(const std::string& reference,
-                                                          int fd) {
+absl::StatusOr<core::ImportResult> ImageStore::ImportImage(const std::string& reference, int fd) {
   std::optional<Reference> ref;
   if (!reference.empty()) {
     AGENTD_ASSIGN_OR_RETURN(ref, ParseReference(reference));

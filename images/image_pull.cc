@@ -7,9 +7,9 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/errors.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "core/errors.h"
 #include "images/credentials.h"
 #include "images/registry_client.h"
 #include "images/store_internal.h"
@@ -37,7 +37,7 @@ HostPolicy PolicyFor(const Reference& ref, const images::RegistryConfig& config)
 }  // namespace
 
 absl::StatusOr<PullResult> ImageStore::PullImage(const core::PullRequest& request,
-                                            const ProgressFn& progress) {
+                                                 const ProgressFn& progress) {
   AGENTD_ASSIGN_OR_RETURN(Reference ref, ParseReference(request.image));
   const std::string key = StoreKey(ref);
   // A digest names immutable content: once here, no policy needs the network.

@@ -12,11 +12,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "base/unique_fd.h"
+#include "core/errors.h"
 #include "images/store_internal.h"
 #include "images/unpack.h"
 

@@ -23,6 +23,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "core/image_service.h"
+#include "core/types.h"
 #include "images/blob_store.h"
 #include "images/http_client.h"
 #include "images/keyed_locks.h"
@@ -31,8 +33,6 @@
 #include "images/progress.h"
 #include "images/reference.h"
 #include "images/registry_config.h"
-#include "core/image_service.h"
-#include "core/types.h"
 
 namespace zlayer::images {
 
@@ -143,8 +143,8 @@ class ImageStore final : public core::ImageService {
   // Config blob present and every layer's snapshot committed.
   absl::StatusOr<bool> ManifestComplete(const ManifestRow& m);
   absl::StatusOr<core::PullResult> PullLeader(const Reference& ref,
-                                                  const core::PullRequest& request,
-                                                  ProgressFanout& fanout);
+                                              const core::PullRequest& request,
+                                              ProgressFanout& fanout);
   absl::Status DownloadBlob(RegistryClient& client, HttpClient& http, const Descriptor& desc,
                             ProgressFanout* fanout, const std::atomic<bool>* abort);
   // Unpacks one layer (already in the blob store) into its snapshot unless it is
@@ -155,8 +155,7 @@ class ImageStore final : public core::ImageService {
                                              const std::vector<std::string>& lowers_top_first);
   // Deletes unreferenced content. `manifests`: the manifests that may go (each only
   // if nothing names or uses it); nullopt = every dangling one (Prune).
-  absl::StatusOr<core::PruneResult> Collect(
-      std::optional<std::vector<std::string>> manifests);
+  absl::StatusOr<core::PruneResult> Collect(std::optional<std::vector<std::string>> manifests);
   std::string SnapshotDir(int64_t id) const;
   // The key a reference is stored under: name:tag, or name@digest when pinned.
   static std::string StoreKey(const Reference& ref);

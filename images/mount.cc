@@ -9,10 +9,10 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "core/errors.h"
 #include "images/image_store.h"
 #include "images/rootfs_copy.h"
 

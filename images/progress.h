@@ -29,8 +29,8 @@ class ProgressFanout {
   void RemoveListener(const ProgressFn* fn);
 
   void Status(std::string text);
-  void Layer(const std::string& digest, core::PullProgress::LayerState state,
-             uint64_t done, uint64_t total);
+  void Layer(const std::string& digest, core::PullProgress::LayerState state, uint64_t done,
+             uint64_t total);
 
  private:
   struct LayerSeen {

@@ -9,9 +9,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "core/errors.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "core/errors.h"
 #include "images/digest.h"
 
 namespace zlayer::images {

@@ -13,9 +13,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "core/service_spec.h"
 #include "images/http_client.h"
 #include "images/manifest.h"
-#include "core/service_spec.h"
 
 namespace zlayer::images {
 

@@ -12,10 +12,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/status_macros.h"
 #include "base/unique_fd.h"
+#include "core/errors.h"
 
 namespace zlayer::images {
 namespace {

@@ -40,7 +40,7 @@ absl::StatusOr<NetworkMode> ParseNetworkMode(absl::string_view text,
 // A port to publish on the host.
 struct PortRequest {
   uint32_t container_port = 0;
-  uint32_t host_port = 0;  // 0: the agent picks a free one
+  uint32_t host_port = 0;        // 0: the agent picks a free one
   std::string protocol = "tcp";  // "tcp" or "udp"
   std::string host_ip;           // empty: every address of the host
 };
@@ -58,8 +58,8 @@ struct AttachRequest {
 struct Attachment {
   std::string network;
   std::string ifname;
-  std::optional<std::string> ipv4;     // "10.89.0.5" (no prefix)
-  std::optional<std::string> gateway;  // "10.89.0.1"
+  std::optional<std::string> ipv4;       // "10.89.0.5" (no prefix)
+  std::optional<std::string> gateway;    // "10.89.0.1"
   std::vector<core::PortMapping> ports;  // as published
   std::vector<std::string> dns_nameservers;
   std::vector<std::string> dns_search;

@@ -16,7 +16,7 @@ void BackendRegistry::Register(const std::string& name, BackendFactory factory) 
 }
 
 absl::StatusOr<Backend> BackendRegistry::Create(const std::string& name,
-                                                 const BackendConfig& config) const {
+                                                const BackendConfig& config) const {
   for (const auto& [known, factory] : factories_) {
     if (known == name) return factory(config);
   }

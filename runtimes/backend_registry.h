@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "runtimes/backend_config.h"
 #include "core/container_runtime.h"
 #include "core/image_service.h"
+#include "runtimes/backend_config.h"
 
 namespace zlayer::runtimes {
 
@@ -29,8 +29,7 @@ class BackendRegistry {
   // Replaces an earlier factory of the same name.
   void Register(const std::string& name, BackendFactory factory);
   // NOT_FOUND, listing the known names, when `name` is not registered.
-  absl::StatusOr<Backend> Create(const std::string& name,
-                                                  const BackendConfig& config) const;
+  absl::StatusOr<Backend> Create(const std::string& name, const BackendConfig& config) const;
   std::vector<std::string> Names() const;
 
  private:

@@ -42,7 +42,7 @@ void StateBus::Remove(const core::ContainerId& id, const absl::Status& why) {
 }
 
 absl::StatusOr<std::unique_ptr<core::Subscription>> StateBus::Subscribe(const core::ContainerId& id,
-                                                                  core::WatchFn fn) {
+                                                                        core::WatchFn fn) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(id);
   if (it == entries_.end()) {

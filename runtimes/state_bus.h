@@ -33,7 +33,8 @@ class StateBus {
   // Callbacks run with the bus locked, which makes destroying a subscription a
   // barrier: once the destructor returns, `fn` is not running. So callbacks must not
   // block, and must not destroy their own subscription.
-  absl::StatusOr<std::unique_ptr<core::Subscription>> Subscribe(const core::ContainerId& id, core::WatchFn fn);
+  absl::StatusOr<std::unique_ptr<core::Subscription>> Subscribe(const core::ContainerId& id,
+                                                                core::WatchFn fn);
 
   // The latest state, as published; NOT_FOUND for unknown containers.
   absl::StatusOr<core::WatchEvent> Latest(const core::ContainerId& id) const;

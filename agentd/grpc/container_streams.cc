@@ -205,8 +205,12 @@ class ExecStream final : public StreamWriter<pb::ExecEvent, ExecStream> {
   void OnEvent(core::ExecEvent& ev) {
     pb::ExecEvent msg;
     switch (ev.kind) {
-      case core::ExecEvent::Kind::kStdout: msg.set_stdout(std::move(ev.data)); break;
-      case core::ExecEvent::Kind::kStderr: msg.set_stderr(std::move(ev.data)); break;
+      case core::ExecEvent::Kind::kStdout:
+        msg.set_stdout(std::move(ev.data));
+        break;
+      case core::ExecEvent::Kind::kStderr:
+        msg.set_stderr(std::move(ev.data));
+        break;
       case core::ExecEvent::Kind::kExit:
         msg.set_exit_code(ev.exit_code);
         Send(std::move(msg));

@@ -6,8 +6,8 @@
 #include "agentd/grpc/status_convert.h"
 #include "agentd/grpc/stream_writer.h"
 #include "agentd/grpc/streams.h"
-#include "core/errors.h"
 #include "base/unique_fd.h"
+#include "core/errors.h"
 #include "proto/convert/convert.h"
 
 namespace zlayer::agentd {
@@ -150,9 +150,9 @@ grpc::ServerWriteReactor<pb::PullImageEvent>* StartPullStream(const ServiceConte
       explicit Failed(grpc::Status s) { Finish(s); }
       void OnDone() override { delete this; }
     };
-    return new Failed(ToGrpcStatus(
-        policy.ok() ? core::InvalidSpec("pull: image reference must not be empty")
-                    : policy.status()));
+    return new Failed(
+        ToGrpcStatus(policy.ok() ? core::InvalidSpec("pull: image reference must not be empty")
+                                 : policy.status()));
   }
   req.policy = *policy;
   if (request.has_auth() && !request.auth().username().empty()) {

@@ -3,8 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "agentd/grpc/status_convert.h"
 #include "agentd/grpc/streams.h"
-#include "core/errors.h"
 #include "base/logging.h"
+#include "core/errors.h"
 #include "proto/convert/convert.h"
 
 namespace zlayer::agentd {

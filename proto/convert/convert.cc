@@ -1,8 +1,8 @@
 #include "proto/convert/convert.h"
 
 #include "absl/strings/str_cat.h"
-#include "core/errors.h"
 #include "base/utf8.h"
+#include "core/errors.h"
 
 namespace zlayer::proto {
 namespace {
@@ -56,18 +56,24 @@ absl::StatusOr<core::ContainerId> FromProto(const pb::ContainerId& id) {
 absl::StatusOr<core::PullPolicy> FromProto(pb::PullPolicy policy) {
   switch (policy) {
     case pb::PULL_POLICY_UNSPECIFIED:
-    case pb::PULL_POLICY_IF_NOT_PRESENT: return core::PullPolicy::kIfNotPresent;
-    case pb::PULL_POLICY_ALWAYS: return core::PullPolicy::kAlways;
-    case pb::PULL_POLICY_NEVER: return core::PullPolicy::kNever;
+    case pb::PULL_POLICY_IF_NOT_PRESENT:
+      return core::PullPolicy::kIfNotPresent;
+    case pb::PULL_POLICY_ALWAYS:
+      return core::PullPolicy::kAlways;
+    case pb::PULL_POLICY_NEVER:
+      return core::PullPolicy::kNever;
     default: return UnknownEnum("pull policy", policy);
   }
 }
 
 pb::PullPolicy ToProto(core::PullPolicy policy) {
   switch (policy) {
-    case core::PullPolicy::kAlways: return pb::PULL_POLICY_ALWAYS;
-    case core::PullPolicy::kNever: return pb::PULL_POLICY_NEVER;
-    case core::PullPolicy::kIfNotPresent: return pb::PULL_POLICY_IF_NOT_PRESENT;
+    case core::PullPolicy::kAlways:
+      return pb::PULL_POLICY_ALWAYS;
+    case core::PullPolicy::kNever:
+      return pb::PULL_POLICY_NEVER;
+    case core::PullPolicy::kIfNotPresent:
+      return pb::PULL_POLICY_IF_NOT_PRESENT;
   }
   return pb::PULL_POLICY_IF_NOT_PRESENT;
 }
@@ -76,8 +82,12 @@ absl::StatusOr<core::ServiceSpec> FromProto(const pb::ServiceSpec& in) {
   core::ServiceSpec out;
   switch (in.rtype()) {
     case pb::SERVICE_TYPE_UNSPECIFIED:
-    case pb::SERVICE_TYPE_SERVICE: out.rtype = core::ServiceType::kService; break;
-    case pb::SERVICE_TYPE_JOB: out.rtype = core::ServiceType::kJob; break;
+    case pb::SERVICE_TYPE_SERVICE:
+      out.rtype = core::ServiceType::kService;
+      break;
+    case pb::SERVICE_TYPE_JOB:
+      out.rtype = core::ServiceType::kJob;
+      break;
     default: return UnknownEnum("spec.rtype", in.rtype());
   }
   out.image.name = in.image().name();
@@ -85,8 +95,7 @@ absl::StatusOr<core::ServiceSpec> FromProto(const pb::ServiceSpec& in) {
   if (!policy.ok()) return policy.status();
   out.image.pull_policy = *policy;
   if (in.image().has_auth()) {
-    out.image.auth = core::RegistryAuth{in.image().auth().username(),
-                                            in.image().auth().password()};
+    out.image.auth = core::RegistryAuth{in.image().auth().username(), in.image().auth().password()};
   }
   out.command.entrypoint.assign(in.command().entrypoint().begin(),
                                 in.command().entrypoint().end());
@@ -101,10 +110,18 @@ absl::StatusOr<core::ServiceSpec> FromProto(const pb::ServiceSpec& in) {
     ep.name = e.name();
     switch (e.protocol()) {
       case pb::ENDPOINT_PROTOCOL_UNSPECIFIED:
-      case pb::ENDPOINT_PROTOCOL_HTTP: ep.protocol = core::EndpointProtocol::kHttp; break;
-      case pb::ENDPOINT_PROTOCOL_HTTPS: ep.protocol = core::EndpointProtocol::kHttps; break;
-      case pb::ENDPOINT_PROTOCOL_TCP: ep.protocol = core::EndpointProtocol::kTcp; break;
-      case pb::ENDPOINT_PROTOCOL_UDP: ep.protocol = core::EndpointProtocol::kUdp; break;
+      case pb::ENDPOINT_PROTOCOL_HTTP:
+        ep.protocol = core::EndpointProtocol::kHttp;
+        break;
+      case pb::ENDPOINT_PROTOCOL_HTTPS:
+        ep.protocol = core::EndpointProtocol::kHttps;
+        break;
+      case pb::ENDPOINT_PROTOCOL_TCP:
+        ep.protocol = core::EndpointProtocol::kTcp;
+        break;
+      case pb::ENDPOINT_PROTOCOL_UDP:
+        ep.protocol = core::EndpointProtocol::kUdp;
+        break;
       default: return UnknownEnum(absl::StrCat("spec.endpoints[", e.name(), "].protocol"),
                                   e.protocol());
     }
@@ -116,9 +133,15 @@ absl::StatusOr<core::ServiceSpec> FromProto(const pb::ServiceSpec& in) {
   for (const auto& s : in.storage()) {
     core::StorageSpec st;
     switch (s.type()) {
-      case pb::STORAGE_TYPE_BIND: st.type = core::StorageType::kBind; break;
-      case pb::STORAGE_TYPE_NAMED: st.type = core::StorageType::kNamed; break;
-      case pb::STORAGE_TYPE_TMPFS: st.type = core::StorageType::kTmpfs; break;
+      case pb::STORAGE_TYPE_BIND:
+        st.type = core::StorageType::kBind;
+        break;
+      case pb::STORAGE_TYPE_NAMED:
+        st.type = core::StorageType::kNamed;
+        break;
+      case pb::STORAGE_TYPE_TMPFS:
+        st.type = core::StorageType::kTmpfs;
+        break;
       default: return UnknownEnum(absl::StrCat("spec.storage[", s.target(), "].type"), s.type());
     }
     st.source = s.source();
@@ -157,7 +180,9 @@ absl::StatusOr<core::ServiceSpec> FromProto(const pb::ServiceSpec& in) {
         hs.check = core::HealthSpec::Check::kCommand;
         hs.command.assign(h.command().command().begin(), h.command().command().end());
         break;
-      case pb::HealthSpec::CHECK_NOT_SET: hs.check = core::HealthSpec::Check::kNone; break;
+      case pb::HealthSpec::CHECK_NOT_SET:
+        hs.check = core::HealthSpec::Check::kNone;
+        break;
     }
     out.health = std::move(hs);
   }
@@ -167,7 +192,7 @@ absl::StatusOr<core::ServiceSpec> FromProto(const pb::ServiceSpec& in) {
 pb::ServiceSpec ToProto(const core::ServiceSpec& in) {
   pb::ServiceSpec out;
   out.set_rtype(in.rtype == core::ServiceType::kJob ? pb::SERVICE_TYPE_JOB
-                                                        : pb::SERVICE_TYPE_SERVICE);
+                                                    : pb::SERVICE_TYPE_SERVICE);
   out.mutable_image()->set_name(in.image.name);
   out.mutable_image()->set_pull_policy(ToProto(in.image.pull_policy));
   if (in.image.auth) {
@@ -191,10 +216,18 @@ pb::ServiceSpec ToProto(const core::ServiceSpec& in) {
     auto* ep = out.add_endpoints();
     ep->set_name(e.name);
     switch (e.protocol) {
-      case core::EndpointProtocol::kHttp: ep->set_protocol(pb::ENDPOINT_PROTOCOL_HTTP); break;
-      case core::EndpointProtocol::kHttps: ep->set_protocol(pb::ENDPOINT_PROTOCOL_HTTPS); break;
-      case core::EndpointProtocol::kTcp: ep->set_protocol(pb::ENDPOINT_PROTOCOL_TCP); break;
-      case core::EndpointProtocol::kUdp: ep->set_protocol(pb::ENDPOINT_PROTOCOL_UDP); break;
+      case core::EndpointProtocol::kHttp:
+        ep->set_protocol(pb::ENDPOINT_PROTOCOL_HTTP);
+        break;
+      case core::EndpointProtocol::kHttps:
+        ep->set_protocol(pb::ENDPOINT_PROTOCOL_HTTPS);
+        break;
+      case core::EndpointProtocol::kTcp:
+        ep->set_protocol(pb::ENDPOINT_PROTOCOL_TCP);
+        break;
+      case core::EndpointProtocol::kUdp:
+        ep->set_protocol(pb::ENDPOINT_PROTOCOL_UDP);
+        break;
     }
     ep->set_port(e.port);
     ep->set_target_port(e.target_port);
@@ -203,9 +236,15 @@ pb::ServiceSpec ToProto(const core::ServiceSpec& in) {
   for (const auto& s : in.storage) {
     auto* st = out.add_storage();
     switch (s.type) {
-      case core::StorageType::kBind: st->set_type(pb::STORAGE_TYPE_BIND); break;
-      case core::StorageType::kNamed: st->set_type(pb::STORAGE_TYPE_NAMED); break;
-      case core::StorageType::kTmpfs: st->set_type(pb::STORAGE_TYPE_TMPFS); break;
+      case core::StorageType::kBind:
+        st->set_type(pb::STORAGE_TYPE_BIND);
+        break;
+      case core::StorageType::kNamed:
+        st->set_type(pb::STORAGE_TYPE_NAMED);
+        break;
+      case core::StorageType::kTmpfs:
+        st->set_type(pb::STORAGE_TYPE_TMPFS);
+        break;
     }
     st->set_source(s.source);
     st->set_target(s.target);
@@ -229,7 +268,9 @@ pb::ServiceSpec ToProto(const core::ServiceSpec& in) {
     *hs->mutable_timeout() = ToProto(h.timeout);
     hs->set_retries(h.retries);
     switch (h.check) {
-      case core::HealthSpec::Check::kTcp: hs->mutable_tcp()->set_port(h.tcp_port); break;
+      case core::HealthSpec::Check::kTcp:
+        hs->mutable_tcp()->set_port(h.tcp_port);
+        break;
       case core::HealthSpec::Check::kHttp:
         hs->mutable_http()->set_url(h.http_url);
         hs->mutable_http()->set_expect_status(h.http_expect_status);
@@ -237,7 +278,8 @@ pb::ServiceSpec ToProto(const core::ServiceSpec& in) {
       case core::HealthSpec::Check::kCommand:
         for (const auto& c : h.command) hs->mutable_command()->add_command(c);
         break;
-      case core::HealthSpec::Check::kNone: break;
+      case core::HealthSpec::Check::kNone:
+        break;
     }
   }
   return out;
@@ -285,10 +327,14 @@ ContainerState FromProto(const pb::ContainerState& state) {
 
 pb::WaitReason ToProto(core::WaitReason reason) {
   switch (reason) {
-    case core::WaitReason::kExited: return pb::WAIT_REASON_EXITED;
-    case core::WaitReason::kSignal: return pb::WAIT_REASON_SIGNAL;
-    case core::WaitReason::kOomKilled: return pb::WAIT_REASON_OOM_KILLED;
-    case core::WaitReason::kRuntimeError: return pb::WAIT_REASON_RUNTIME_ERROR;
+    case core::WaitReason::kExited:
+      return pb::WAIT_REASON_EXITED;
+    case core::WaitReason::kSignal:
+      return pb::WAIT_REASON_SIGNAL;
+    case core::WaitReason::kOomKilled:
+      return pb::WAIT_REASON_OOM_KILLED;
+    case core::WaitReason::kRuntimeError:
+      return pb::WAIT_REASON_RUNTIME_ERROR;
   }
   return pb::WAIT_REASON_UNSPECIFIED;
 }
@@ -307,10 +353,18 @@ core::WaitOutcome FromProto(const pb::WaitOutcome& in) {
   core::WaitOutcome out;
   out.exit_code = in.exit_code();
   switch (in.reason()) {
-    case pb::WAIT_REASON_SIGNAL: out.reason = core::WaitReason::kSignal; break;
-    case pb::WAIT_REASON_OOM_KILLED: out.reason = core::WaitReason::kOomKilled; break;
-    case pb::WAIT_REASON_RUNTIME_ERROR: out.reason = core::WaitReason::kRuntimeError; break;
-    default: out.reason = core::WaitReason::kExited; break;
+    case pb::WAIT_REASON_SIGNAL:
+      out.reason = core::WaitReason::kSignal;
+      break;
+    case pb::WAIT_REASON_OOM_KILLED:
+      out.reason = core::WaitReason::kOomKilled;
+      break;
+    case pb::WAIT_REASON_RUNTIME_ERROR:
+      out.reason = core::WaitReason::kRuntimeError;
+      break;
+    default:
+      out.reason = core::WaitReason::kExited;
+      break;
   }
   if (in.has_signal()) out.signal = in.signal();
   if (in.has_finished_at()) out.finished_at = FromProto(in.finished_at());
@@ -322,7 +376,7 @@ pb::LogEntry ToProto(const core::LogEntry& entry) {
   pb::LogEntry out;
   *out.mutable_timestamp() = ToProto(entry.timestamp);
   out.set_stream(entry.stream == core::LogStream::kStderr ? pb::LOG_STREAM_STDERR
-                                                              : pb::LOG_STREAM_STDOUT);
+                                                          : pb::LOG_STREAM_STDOUT);
   out.set_message(base::SanitizeUtf8(entry.message));
   out.mutable_source()->set_kind(entry.source.kind == core::LogSource::Kind::kJob
                                      ? pb::LogSource::KIND_JOB
@@ -337,8 +391,8 @@ pb::LogEntry ToProto(const core::LogEntry& entry) {
 core::LogEntry FromProto(const pb::LogEntry& in) {
   core::LogEntry out;
   out.timestamp = FromProto(in.timestamp());
-  out.stream = in.stream() == pb::LOG_STREAM_STDERR ? core::LogStream::kStderr
-                                                    : core::LogStream::kStdout;
+  out.stream =
+      in.stream() == pb::LOG_STREAM_STDERR ? core::LogStream::kStderr : core::LogStream::kStdout;
   out.message = in.message();
   out.source.kind = in.source().kind() == pb::LogSource::KIND_JOB
                         ? core::LogSource::Kind::kJob

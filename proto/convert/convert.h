@@ -5,10 +5,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "google/protobuf/duration.pb.h"
-#include "google/protobuf/timestamp.pb.h"
 #include "core/image_types.h"
 #include "core/types.h"
+#include "google/protobuf/duration.pb.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "zlayer/agent/v1/runtime.pb.h"
 #include "zlayer/agent/v1/spec.pb.h"
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "deploy/deployment_spec.h"
 #include "core/service_spec.h"
+#include "deploy/deployment_spec.h"
 #include "zlayer/agent/v1/runtime.pb.h"
 #include "zlayer/agent/v1/spec.pb.h"
 

@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "core/errors.h"
 #include "base/time_util.h"
+#include "core/errors.h"
 #include "core/signals.h"
 
 namespace zlayer::runtimes {
@@ -90,7 +90,7 @@ class MockFollowCursor final : public core::LogCursor {
 }  // namespace
 
 absl::StatusOr<core::PullResult> MockRuntime::PullImage(const core::PullRequest& request,
-                                                  const core::PullProgressFn& progress) {
+                                                        const core::PullProgressFn& progress) {
   if (request.image.empty()) return core::InvalidSpec("image reference must not be empty");
   // The reference mock takes 100 ms and always succeeds.
   core::PullProgress p;
@@ -115,7 +115,8 @@ absl::Status MockRuntime::TagImage(const std::string&, const std::string&) {
   return absl::OkStatus();
 }
 
-absl::Status MockRuntime::CreateContainer(const core::ContainerId& id, const core::ServiceSpec& spec,
+absl::Status MockRuntime::CreateContainer(const core::ContainerId& id,
+                                          const core::ServiceSpec& spec,
                                           const std::string& deployment) {
   if (auto s = core::ValidateContainerId(id); !s.ok()) return s;
   {
@@ -154,14 +155,16 @@ absl::Status MockRuntime::StartContainer(const core::ContainerId& id) {
   return absl::OkStatus();
 }
 
-absl::Status MockRuntime::StopContainer(const core::ContainerId& id, std::optional<absl::Duration>) {
+absl::Status MockRuntime::StopContainer(const core::ContainerId& id,
+                                        std::optional<absl::Duration>) {
   if (auto s = SetState(id, core::ContainerState::Stopping(), std::nullopt); !s.ok()) return s;
   core::WaitOutcome outcome = core::WaitOutcome::Exited(0);
   outcome.finished_at = base::NowRealtime();
   return SetState(id, core::ContainerState::Exited(0), outcome);
 }
 
-absl::Status MockRuntime::KillContainer(const core::ContainerId& id, std::optional<std::string> signal) {
+absl::Status MockRuntime::KillContainer(const core::ContainerId& id,
+                                        std::optional<std::string> signal) {
   auto canonical = core::ValidateSignal(signal.value_or("SIGKILL"));
   if (!canonical.ok()) return canonical.status();
   // Like the reference mock, any allowed signal ends the container with 137.
@@ -177,8 +180,8 @@ absl::Status MockRuntime::RemoveContainer(const core::ContainerId& id, bool) {
   {
     absl::MutexLock lock(&mu_);
     if (containers_.erase(id) == 0) return NoSuchContainer(id);
-    bus_.Remove(id, core::NotFound(absl::StrCat("container ", id.ToString()),
-                                   "container was removed"));
+    bus_.Remove(id,
+                core::NotFound(absl::StrCat("container ", id.ToString()), "container was removed"));
   }
   return absl::OkStatus();
 }
@@ -196,8 +199,9 @@ absl::StatusOr<std::vector<core::ContainerRecord>> MockRuntime::ListContainers(
   for (const auto& [id, r] : containers_) {
     if (filter.Matches(r)) out.push_back(r);
   }
-  std::sort(out.begin(), out.end(),
-            [](const core::ContainerRecord& a, const core::ContainerRecord& b) { return a.id < b.id; });
+  std::sort(
+      out.begin(), out.end(),
+      [](const core::ContainerRecord& a, const core::ContainerRecord& b) { return a.id < b.id; });
   return out;
 }
 
@@ -211,7 +215,8 @@ absl::StatusOr<std::optional<uint32_t>> MockRuntime::GetContainerPid(const core:
   return r->pid;
 }
 
-absl::StatusOr<std::optional<std::string>> MockRuntime::GetContainerIp(const core::ContainerId& id) {
+absl::StatusOr<std::optional<std::string>> MockRuntime::GetContainerIp(
+    const core::ContainerId& id) {
   auto r = Find(id);
   if (!r.ok()) return r.status();
   // Deterministic, as in the reference mock: 172.17.0.<replica + 2>, truncated to
@@ -221,7 +226,7 @@ absl::StatusOr<std::optional<std::string>> MockRuntime::GetContainerIp(const cor
 }
 
 absl::StatusOr<std::vector<core::LogEntry>> MockRuntime::ContainerLogs(const core::ContainerId& id,
-                                                                 uint32_t tail) {
+                                                                       uint32_t tail) {
   if (auto r = Find(id); !r.ok()) return r.status();
   std::vector<core::LogEntry> entries = {
       MockEntry(core::LogStream::kStdout, "mock log line 1", "mock"),
@@ -239,13 +244,13 @@ absl::StatusOr<std::vector<core::LogEntry>> MockRuntime::GetLogs(const core::Con
   return std::vector<core::LogEntry>{
       MockEntry(core::LogStream::kStdout, absl::StrCat("[", name, "] Container started"), name),
       MockEntry(core::LogStream::kStdout, absl::StrCat("[", name, "] Executing command..."), name),
-      MockEntry(core::LogStream::kStdout, absl::StrCat("[", name, "] Command completed successfully"),
-                name),
+      MockEntry(core::LogStream::kStdout,
+                absl::StrCat("[", name, "] Command completed successfully"), name),
   };
 }
 
-absl::StatusOr<std::unique_ptr<core::LogCursor>> MockRuntime::OpenLogs(const core::ContainerId& id,
-                                                                 const core::LogQuery& query) {
+absl::StatusOr<std::unique_ptr<core::LogCursor>> MockRuntime::OpenLogs(
+    const core::ContainerId& id, const core::LogQuery& query) {
   auto entries = query.tail == 0 ? GetLogs(id) : ContainerLogs(id, query.tail);
   if (!entries.ok()) return entries.status();
   if (query.since) {
@@ -260,8 +265,8 @@ absl::StatusOr<core::ExecResult> MockRuntime::Exec(const core::ExecRequest& requ
   auto r = Find(request.id);
   if (!r.ok()) return r.status();
   if (r->state.phase != core::ContainerState::Phase::kRunning) {
-    return core::WrongState(absl::StrCat("container ", request.id.ToString()),
-                            r->state.ToString(), "start it before exec");
+    return core::WrongState(absl::StrCat("container ", request.id.ToString()), r->state.ToString(),
+                            "start it before exec");
   }
   if (request.command.empty()) return core::InvalidSpec("exec: command must not be empty");
   // The reference mock echoes the command line.
@@ -286,8 +291,10 @@ absl::StatusOr<int> MockRuntime::WaitContainer(const core::ContainerId& id) {
   auto r = Find(id);
   if (!r.ok()) return r.status();
   switch (r->state.phase) {
-    case core::ContainerState::Phase::kExited: return r->state.exit_code;
-    case core::ContainerState::Phase::kFailed: return 1;
+    case core::ContainerState::Phase::kExited:
+      return r->state.exit_code;
+    case core::ContainerState::Phase::kFailed:
+      return 1;
     default:
       // The reference mock pretends the container ran briefly and succeeded.
       absl::SleepFor(absl::Milliseconds(50));
@@ -296,7 +303,7 @@ absl::StatusOr<int> MockRuntime::WaitContainer(const core::ContainerId& id) {
 }
 
 absl::StatusOr<std::unique_ptr<core::Subscription>> MockRuntime::Watch(const core::ContainerId& id,
-                                                                 core::WatchFn on_event) {
+                                                                       core::WatchFn on_event) {
   return bus_.Subscribe(id, std::move(on_event));
 }
 

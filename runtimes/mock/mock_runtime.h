@@ -26,7 +26,7 @@ class MockRuntime final : public core::ContainerRuntime, public core::ImageServi
   std::string BackendName() const override { return "mock"; }
 
   absl::StatusOr<core::PullResult> PullImage(const core::PullRequest& request,
-                                       const core::PullProgressFn& progress) override;
+                                             const core::PullProgressFn& progress) override;
   absl::StatusOr<std::vector<core::ImageInfo>> ListImages() override;
   absl::Status RemoveImage(const std::string& image, bool force) override;
   absl::StatusOr<core::PruneResult> PruneImages() override;
@@ -37,7 +37,8 @@ class MockRuntime final : public core::ContainerRuntime, public core::ImageServi
   absl::Status StartContainer(const core::ContainerId& id) override;
   absl::Status StopContainer(const core::ContainerId& id,
                              std::optional<absl::Duration> timeout) override;
-  absl::Status KillContainer(const core::ContainerId& id, std::optional<std::string> signal) override;
+  absl::Status KillContainer(const core::ContainerId& id,
+                             std::optional<std::string> signal) override;
   absl::Status RemoveContainer(const core::ContainerId& id, bool force) override;
 
   absl::StatusOr<core::ContainerState> GetContainerState(const core::ContainerId& id) override;
@@ -48,17 +49,17 @@ class MockRuntime final : public core::ContainerRuntime, public core::ImageServi
   absl::StatusOr<std::optional<std::string>> GetContainerIp(const core::ContainerId& id) override;
 
   absl::StatusOr<std::vector<core::LogEntry>> ContainerLogs(const core::ContainerId& id,
-                                                      uint32_t tail) override;
+                                                            uint32_t tail) override;
   absl::StatusOr<std::vector<core::LogEntry>> GetLogs(const core::ContainerId& id) override;
   absl::StatusOr<std::unique_ptr<core::LogCursor>> OpenLogs(const core::ContainerId& id,
-                                                      const core::LogQuery& query) override;
+                                                            const core::LogQuery& query) override;
 
   absl::StatusOr<core::ExecResult> Exec(const core::ExecRequest& request) override;
   absl::StatusOr<core::ContainerStats> GetContainerStats(const core::ContainerId& id) override;
 
   absl::StatusOr<int> WaitContainer(const core::ContainerId& id) override;
   absl::StatusOr<std::unique_ptr<core::Subscription>> Watch(const core::ContainerId& id,
-                                                      core::WatchFn on_event) override;
+                                                            core::WatchFn on_event) override;
 
  private:
   absl::Status SetState(const core::ContainerId& id, core::ContainerState state,

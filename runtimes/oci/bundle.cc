@@ -10,9 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
+#include "core/errors.h"
 #include "core/signals.h"
 
 namespace zlayer::oci {
@@ -151,8 +151,8 @@ absl::Status ValidateSpec(const core::ServiceSpec& spec) {
         if (auto s = CheckContainerPath("spec.storage bind source", m.source); !s.ok()) return s;
         struct stat st;
         if (::stat(m.source.c_str(), &st) != 0) {
-          return core::InvalidSpec(absl::StrCat("spec.storage bind source ", m.source,
-                                                " does not exist on this host"));
+          return core::InvalidSpec(
+              absl::StrCat("spec.storage bind source ", m.source, " does not exist on this host"));
         }
         if (m.size_bytes) return core::InvalidSpec("spec.storage: size applies to tmpfs only");
         break;
@@ -176,18 +176,20 @@ absl::Status ValidateSpec(const core::ServiceSpec& spec) {
   }
   for (const auto& c : spec.cap_add) {
     if (absl::AsciiStrToUpper(c) == "ALL") continue;
-    if (auto s = CanonicalCapability(c); !s.ok()) return core::Annotate(s.status(), "spec.capabilities");
+    if (auto s = CanonicalCapability(c); !s.ok())
+      return core::Annotate(s.status(), "spec.capabilities");
   }
   for (const auto& c : spec.cap_drop) {
     if (absl::AsciiStrToUpper(c) == "ALL") continue;
-    if (auto s = CanonicalCapability(c); !s.ok()) return core::Annotate(s.status(), "spec.cap_drop");
+    if (auto s = CanonicalCapability(c); !s.ok())
+      return core::Annotate(s.status(), "spec.cap_drop");
   }
   if (!spec.stop_signal.empty()) {
     std::string sig = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(spec.stop_signal));
     if (!absl::StartsWith(sig, "SIG")) sig = "SIG" + sig;
     if (!core::SignalNumber(sig)) {
-      return core::InvalidSpec(absl::StrCat("spec.stop_signal '", spec.stop_signal,
-                                            "' is not a signal name"));
+      return core::InvalidSpec(
+          absl::StrCat("spec.stop_signal '", spec.stop_signal, "' is not a signal name"));
     }
   }
   if (spec.stop_grace_period && *spec.stop_grace_period < absl::ZeroDuration()) {
@@ -291,8 +293,8 @@ absl::StatusOr<std::vector<std::string>> Capabilities(const core::ServiceSpec& s
 
 }  // namespace
 
-absl::Status AddContainerAuth(const auth::ContainerAuthContext& auth,
-                              const core::ContainerId& id, BundleInputs* inputs) {
+absl::Status AddContainerAuth(const auth::ContainerAuthContext& auth, const core::ContainerId& id,
+                              BundleInputs* inputs) {
   auto token = auth::MintContainerToken(auth, id, absl::Now());
   if (!token.ok()) return token.status();
   inputs->extra_env.push_back(absl::StrCat(auth::kApiUrlEnv, "=", auth.api_url));
@@ -310,8 +312,8 @@ absl::Status AddContainerAuth(const auth::ContainerAuthContext& auth,
   return absl::OkStatus();
 }
 
-absl::StatusOr<json> BuildConfig(const images::ImageConfig& image,
-                                 const core::ServiceSpec& spec, const BundleInputs& in) {
+absl::StatusOr<json> BuildConfig(const images::ImageConfig& image, const core::ServiceSpec& spec,
+                                 const BundleInputs& in) {
   if (auto s = ValidateSpec(spec); !s.ok()) return s;
   auto args = ResolveArgs(image, spec.command);
   if (!args.ok()) return args.status();
@@ -432,7 +434,8 @@ absl::StatusOr<json> BuildExecProcess(const json& config, const std::string& roo
   process["args"] = args;
   process["terminal"] = false;
   if (!cwd.empty()) {
-    if (cwd[0] != '/') return core::InvalidSpec(absl::StrCat("exec: workdir '", cwd, "' must be absolute"));
+    if (cwd[0] != '/')
+      return core::InvalidSpec(absl::StrCat("exec: workdir '", cwd, "' must be absolute"));
     process["cwd"] = cwd;
   }
   std::string home;

@@ -7,11 +7,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "auth/container_auth.h"
+#include "core/service_spec.h"
 #include "images/manifest.h"
 #include "nlohmann/json.hpp"
-#include "auth/container_auth.h"
 #include "runtimes/oci/user_lookup.h"
-#include "core/service_spec.h"
 
 namespace zlayer::oci {
 
@@ -51,8 +51,8 @@ struct BundleInputs {
 // token as environment variables, and the API socket bind-mounted at the same path
 // when it exists (a missing socket is logged and skipped: the orchestrator may not
 // be up yet, and the URL still works).
-absl::Status AddContainerAuth(const auth::ContainerAuthContext& auth,
-                              const core::ContainerId& id, BundleInputs* inputs);
+absl::Status AddContainerAuth(const auth::ContainerAuthContext& auth, const core::ContainerId& id,
+                              BundleInputs* inputs);
 
 // The config, with the user resolved through the rootfs. Named volume directories
 // are created on the way.

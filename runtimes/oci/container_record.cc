@@ -4,16 +4,16 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/time_util.h"
+#include "core/errors.h"
 #include "core/signals.h"
 
 namespace zlayer::oci {
 namespace {
 
-using nlohmann::json;
 using core::ServiceSpec;
+using nlohmann::json;
 
 int64_t ToNanos(absl::Duration d) { return absl::ToInt64Nanoseconds(d); }
 

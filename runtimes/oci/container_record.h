@@ -7,16 +7,16 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "nlohmann/json.hpp"
 #include "core/service_spec.h"
 #include "core/types.h"
+#include "nlohmann/json.hpp"
 
 namespace zlayer::oci {
 
 struct ContainerRecordFile {
   core::ContainerId id;
   std::string deployment;
-  core::ServiceSpec spec;  // credentials removed
+  core::ServiceSpec spec;       // credentials removed
   std::string image_reference;  // canonical reference the image resolved to
   std::string manifest_digest;
   std::string image_stop_signal;  // the image's StopSignal, used when the spec has none

@@ -2,8 +2,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "core/errors.h"
 #include "base/logging.h"
+#include "core/errors.h"
 
 namespace zlayer::oci {
 

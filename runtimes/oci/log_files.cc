@@ -11,8 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
+#include "core/errors.h"
 
 namespace zlayer::oci {
 namespace {
@@ -314,8 +314,7 @@ class FileLogCursor final : public core::LogCursor {
 
   // Reads what was appended since the last call; moves to the new live file once
   // the old one (rotated away) is finished.
-  void ReadNew(size_t max, std::vector<core::LogEntry>* out)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void ReadNew(size_t max, std::vector<core::LogEntry>* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     while (!pending_.empty() && out->size() < max) {
       out->push_back(std::move(pending_.front()));
       pending_.pop_front();
@@ -397,10 +396,9 @@ class FileLogCursor final : public core::LogCursor {
 
 }  // namespace
 
-std::unique_ptr<core::LogCursor> OpenLogCursor(LogFileSet files,
-                                                   const core::LogQuery& query,
-                                                   LogNotifier* notifier,
-                                                   std::unique_ptr<ExitSignal> exit_signal) {
+std::unique_ptr<core::LogCursor> OpenLogCursor(LogFileSet files, const core::LogQuery& query,
+                                               LogNotifier* notifier,
+                                               std::unique_ptr<ExitSignal> exit_signal) {
   return std::make_unique<FileLogCursor>(std::move(files), query, notifier, std::move(exit_signal));
 }
 

@@ -42,7 +42,7 @@ bool ParseCriLine(std::string_view line, core::LogEntry* entry);
 
 // The last `tail` entries (0 = all) at or after `since`.
 absl::StatusOr<std::vector<core::LogEntry>> ReadLogs(const LogFileSet& files, uint32_t tail,
-                                                         std::optional<absl::Time> since);
+                                                     std::optional<absl::Time> since);
 
 // Wakes log followers when a directory changes: one inotify descriptor for all
 // followed logs, on the backend's event loop.
@@ -84,9 +84,8 @@ class ExitSignal {
   virtual void OnExit(std::function<void()> fn) = 0;
 };
 
-std::unique_ptr<core::LogCursor> OpenLogCursor(LogFileSet files,
-                                                   const core::LogQuery& query,
-                                                   LogNotifier* notifier,
-                                                   std::unique_ptr<ExitSignal> exit_signal);
+std::unique_ptr<core::LogCursor> OpenLogCursor(LogFileSet files, const core::LogQuery& query,
+                                               LogNotifier* notifier,
+                                               std::unique_ptr<ExitSignal> exit_signal);
 
 }  // namespace zlayer::oci

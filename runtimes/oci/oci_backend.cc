@@ -5,16 +5,16 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
-
-#include <algorithm>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "base/process.h"
 #include "base/time_util.h"
+#include "core/errors.h"
 #include "runtimes/backend_registry.h"
 #include "runtimes/oci/oci_container.h"
 
@@ -176,7 +176,9 @@ absl::StatusOr<std::shared_ptr<OciBackend::Container>> OciBackend::Find(
   return it->second;
 }
 
-void OciBackend::Publish(Container& container) { bus_.Publish(container.id, container.state, container.outcome); }
+void OciBackend::Publish(Container& container) {
+  bus_.Publish(container.id, container.state, container.outcome);
+}
 
 // Queries ------------------------------------------------------------------------
 
@@ -246,8 +248,7 @@ absl::StatusOr<std::optional<std::string>> OciBackend::GetContainerIp(const Cont
   return std::optional<std::string>();
 }
 
-absl::StatusOr<core::ContainerInspectDetails> OciBackend::InspectDetailed(
-    const ContainerId& id) {
+absl::StatusOr<core::ContainerInspectDetails> OciBackend::InspectDetailed(const ContainerId& id) {
   auto container = Find(id);
   if (!container.ok()) return container.status();
   absl::MutexLock lock(&mu_);
@@ -278,8 +279,8 @@ absl::StatusOr<core::ContainerStats> OciBackend::GetContainerStats(const Contain
     absl::MutexLock lock(&mu_);
     if (container->state.phase != ContainerState::Phase::kRunning &&
         container->state.phase != ContainerState::Phase::kStopping) {
-      return core::WrongState(absl::StrCat("container ", container->name), container->state.ToString(),
-                              "stats exist only while it runs");
+      return core::WrongState(absl::StrCat("container ", container->name),
+                              container->state.ToString(), "stats exist only while it runs");
     }
     reader = container->stats;
     pid = container->init_pid;
@@ -289,9 +290,11 @@ absl::StatusOr<core::ContainerStats> OciBackend::GetContainerStats(const Contain
       return core::Unsupported("stats on a host whose cgroup layout is unknown");
     }
     auto paths = cgroups::LocateByPid(*layout_, static_cast<pid_t>(*pid));
-    if (!paths.ok()) return core::Annotate(paths.status(), absl::StrCat("container ", container->name));
+    if (!paths.ok())
+      return core::Annotate(paths.status(), absl::StrCat("container ", container->name));
     auto opened = cgroups::StatsReader::Open(*paths);
-    if (!opened.ok()) return core::Annotate(opened.status(), absl::StrCat("container ", container->name));
+    if (!opened.ok())
+      return core::Annotate(opened.status(), absl::StrCat("container ", container->name));
     reader = std::move(*opened);
     absl::MutexLock lock(&mu_);
     container->stats = reader;
@@ -338,8 +341,8 @@ absl::StatusOr<int> OciBackend::WaitContainer(const ContainerId& id) {
   return outcome->exit_code;
 }
 
-absl::StatusOr<std::unique_ptr<core::Subscription>> OciBackend::Watch(
-    const ContainerId& id, core::WatchFn on_event) {
+absl::StatusOr<std::unique_ptr<core::Subscription>> OciBackend::Watch(const ContainerId& id,
+                                                                      core::WatchFn on_event) {
   return bus_.Subscribe(id, std::move(on_event));
 }
 
@@ -376,20 +379,20 @@ void OciBackend::StartHealth(const std::shared_ptr<Container>& container) {
 }
 
 void RegisterOciBackend(runtimes::BackendRegistry* registry) {
-  registry->Register("oci", [](const runtimes::BackendConfig& config)
-                                -> absl::StatusOr<runtimes::Backend> {
-    // The store opens first: recovery asks it which images containers still use.
-    if (auto s = base::MakeDirs(config.data_dir, 0711); !s.ok()) return s;
-    images::StoreOptions store;
-    store.root = config.data_dir + "/images";
-    store.registries = config.registries;
-    auto images = images::ImageStore::Open(store);
-    if (!images.ok()) return core::Annotate(images.status(), "image store");
-    std::shared_ptr<images::ImageStore> shared_images = std::move(*images);
-    auto backend = OciBackend::Create(config, shared_images);
-    if (!backend.ok()) return backend.status();
-    return runtimes::Backend{std::move(*backend), std::move(shared_images)};
-  });
+  registry->Register(
+      "oci", [](const runtimes::BackendConfig& config) -> absl::StatusOr<runtimes::Backend> {
+        // The store opens first: recovery asks it which images containers still use.
+        if (auto s = base::MakeDirs(config.data_dir, 0711); !s.ok()) return s;
+        images::StoreOptions store;
+        store.root = config.data_dir + "/images";
+        store.registries = config.registries;
+        auto images = images::ImageStore::Open(store);
+        if (!images.ok()) return core::Annotate(images.status(), "image store");
+        std::shared_ptr<images::ImageStore> shared_images = std::move(*images);
+        auto backend = OciBackend::Create(config, shared_images);
+        if (!backend.ok()) return backend.status();
+        return runtimes::Backend{std::move(*backend), std::move(shared_images)};
+      });
 }
 
 }  // namespace zlayer::oci

@@ -15,19 +15,19 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "auth/container_auth.h"
 #include "base/event_loop.h"
 #include "base/work_queue.h"
 #include "cgroups/layout.h"
 #include "cgroups/stats_reader.h"
+#include "core/container_runtime.h"
 #include "images/image_store.h"
-#include "auth/container_auth.h"
 #include "runtimes/backend_config.h"
 #include "runtimes/backend_registry.h"
 #include "runtimes/oci/container_record.h"
 #include "runtimes/oci/health.h"
 #include "runtimes/oci/log_files.h"
 #include "runtimes/oci/runtime_cli.h"
-#include "core/container_runtime.h"
 #include "runtimes/state_bus.h"
 
 namespace zlayer::oci {
@@ -66,9 +66,9 @@ class OciBackend final : public core::ContainerRuntime {
 
   // Logs (oci_logs.cc).
   absl::StatusOr<std::vector<core::LogEntry>> ContainerLogs(const core::ContainerId& id,
-                                                                uint32_t tail) override;
-  absl::StatusOr<std::unique_ptr<core::LogCursor>> OpenLogs(
-      const core::ContainerId& id, const core::LogQuery& query) override;
+                                                            uint32_t tail) override;
+  absl::StatusOr<std::unique_ptr<core::LogCursor>> OpenLogs(const core::ContainerId& id,
+                                                            const core::LogQuery& query) override;
 
   // Exec (oci_exec.cc).
   absl::StatusOr<core::ExecResult> Exec(const core::ExecRequest& request) override;
@@ -82,7 +82,7 @@ class OciBackend final : public core::ContainerRuntime {
   absl::StatusOr<int> WaitContainer(const core::ContainerId& id) override;
   absl::StatusOr<core::WaitOutcome> WaitOutcomeOf(const core::ContainerId& id) override;
   absl::StatusOr<std::unique_ptr<core::Subscription>> Watch(const core::ContainerId& id,
-                                                                core::WatchFn on_event) override;
+                                                            core::WatchFn on_event) override;
 
  private:
   struct Container;
@@ -99,7 +99,8 @@ class OciBackend final : public core::ContainerRuntime {
 
   // oci_lifecycle.cc
   absl::Status PrepareRootfs(Container& container);
-  absl::Status LaunchMonitor(Container& container, pid_t* monitor_pid, pid_t* init_pid, std::string* error);
+  absl::Status LaunchMonitor(Container& container, pid_t* monitor_pid, pid_t* init_pid,
+                             std::string* error);
   // Reads exit.json if present and moves the container to its final state.
   void CheckExit(const std::shared_ptr<Container>& container);
   void OnMonitorGone(const std::shared_ptr<Container>& container);
@@ -114,7 +115,8 @@ class OciBackend final : public core::ContainerRuntime {
   void StartHealth(const std::shared_ptr<Container>& container);
 
   absl::StatusOr<std::shared_ptr<Container>> Find(const core::ContainerId& id) const;
-  core::ContainerRecord ToRecord(const Container& container) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  core::ContainerRecord ToRecord(const Container& container) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string ContainerDir(const std::string& name) const;
   LogFileSet LogsOf(const Container& container) const;
 

@@ -4,6 +4,7 @@
 // outlive it: a background child that inherited the pipes (`sleep 600 & echo hi`)
 // keeps them open, so once the runtime has exited we read for at most the drain
 // timeout and then finish anyway.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -12,8 +13,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <dirent.h>
-
 #include <atomic>
 #include <map>
 
@@ -21,10 +20,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "base/process.h"
+#include "core/errors.h"
 #include "runtimes/oci/bundle.h"
 #include "runtimes/oci/oci_container.h"
 
@@ -257,8 +256,8 @@ absl::StatusOr<std::unique_ptr<core::Subscription>> OciBackend::ExecStream(
   {
     absl::MutexLock lock(&mu_);
     if (container->state.phase != core::ContainerState::Phase::kRunning) {
-      return core::WrongState(absl::StrCat("container ", container->name), container->state.ToString(),
-                              "exec needs a running container");
+      return core::WrongState(absl::StrCat("container ", container->name),
+                              container->state.ToString(), "exec needs a running container");
     }
     config = container->config;
   }
@@ -279,10 +278,11 @@ absl::StatusOr<std::unique_ptr<core::Subscription>> OciBackend::ExecStream(
   auto session = std::make_unique<ExecSession>(loop_.get(), std::move(on_event), 64 << 10);
   // The monitor binary's exec mode runs the runtime's detached exec and waits for
   // the process as its subreaper (see RunExec in monitor/main.cc).
-  const std::vector<std::string> argv = {monitor_path_, "exec", runtime_->info().path,
+  const std::vector<std::string> argv = {monitor_path_,    "exec",   runtime_->info().path,
                                          runtime_->root(), pid_file, container->name};
   if (auto s = session->Start(argv, memfd.get(), pid_file, request.timeout); !s.ok()) return s;
-  base::Logger("oci")->debug("exec started container_id={} argv0={}", container->name, request.command[0]);
+  base::Logger("oci")->debug("exec started container_id={} argv0={}", container->name,
+                             request.command[0]);
   return std::unique_ptr<core::Subscription>(std::move(session));
 }
 

@@ -13,15 +13,15 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "base/process.h"
 #include "base/time_util.h"
-#include "runtimes/oci/bundle.h"
-#include "runtimes/oci/oci_container.h"
+#include "core/errors.h"
 #include "core/signals.h"
 #include "images/reference.h"
+#include "runtimes/oci/bundle.h"
+#include "runtimes/oci/oci_container.h"
 
 namespace zlayer::oci {
 
@@ -122,14 +122,15 @@ absl::Status OciBackend::CreateContainer(const ContainerId& id, const core::Serv
     container->record.image_stop_signal = image->config.stop_signal;
     Publish(*container);
   }
-  for (const auto& d : {container->dir, container->StateDir(), container->LogDir(), container->Rootfs(), container->dir + "/fs/upper",
-                        container->dir + "/fs/work"}) {
+  for (const auto& d :
+       {container->dir, container->StateDir(), container->LogDir(), container->Rootfs(),
+        container->dir + "/fs/upper", container->dir + "/fs/work"}) {
     if (auto s = base::MakeDirs(d, 0700); !s.ok()) return fail(s);
   }
   ::chmod(container->Rootfs().c_str(), 0755);
   if (auto s = images_->AddUser(container->name, image->manifest_digest); !s.ok()) return fail(s);
-  if (auto s = images::MountRootfs(image->layer_dirs, container->dir + "/fs/upper", container->dir + "/fs/work",
-                                   container->Rootfs());
+  if (auto s = images::MountRootfs(image->layer_dirs, container->dir + "/fs/upper",
+                                   container->dir + "/fs/work", container->Rootfs());
       !s.ok()) {
     return fail(s);
   }
@@ -170,8 +171,10 @@ absl::Status OciBackend::PrepareRootfs(Container& container) {
     pinned = absl::StrCat(ref->Name(), "@", container.record.manifest_digest);
   }
   auto image = images_->Resolve(pinned);
-  if (!image.ok()) return core::Annotate(image.status(), absl::StrCat("container ", container.name));
-  return images::MountRootfs(image->layer_dirs, container.dir + "/fs/upper", container.dir + "/fs/work", container.Rootfs());
+  if (!image.ok())
+    return core::Annotate(image.status(), absl::StrCat("container ", container.name));
+  return images::MountRootfs(image->layer_dirs, container.dir + "/fs/upper",
+                             container.dir + "/fs/work", container.Rootfs());
 }
 
 // Start --------------------------------------------------------------------------
@@ -185,13 +188,14 @@ absl::Status OciBackend::StartContainer(const ContainerId& id) {
   bool restart = false;
   {
     absl::MutexLock lock(&mu_);
-    if (container->removed) return core::NotFound(absl::StrCat("container ", container->name), "removed");
+    if (container->removed)
+      return core::NotFound(absl::StrCat("container ", container->name), "removed");
     restart = container->state.IsTerminal();
     switch (container->state.phase) {
       case Phase::kRunning:
       case Phase::kStopping:
-        return core::WrongState(absl::StrCat("container ", container->name), container->state.ToString(),
-                                "it is already running");
+        return core::WrongState(absl::StrCat("container ", container->name),
+                                container->state.ToString(), "it is already running");
       case Phase::kPending:
         return core::WrongState(absl::StrCat("container ", container->name), "pending",
                                 "wait for create to finish");
@@ -272,16 +276,26 @@ absl::Status OciBackend::LaunchMonitor(Container& container, pid_t* monitor_pid,
                                     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   base::SpawnOptions spawn;
   spawn.argv = {monitor_path_,
-                "--id", container.name,
-                "--bundle", container.dir,
-                "--runtime", runtime_->info().path,
-                "--runtime-root", runtime_->root(),
-                "--state-dir", container.StateDir(),
-                "--cgroups-path", absl::StrCat(config_.cgroup_parent, "/", container.name),
-                "--log-path", container.LogDir() + "/container.log",
-                "--log-max-bytes", std::to_string(config_.log_max_bytes),
-                "--log-max-files", std::to_string(config_.log_max_files),
-                "--sync-fd", "3"};
+                "--id",
+                container.name,
+                "--bundle",
+                container.dir,
+                "--runtime",
+                runtime_->info().path,
+                "--runtime-root",
+                runtime_->root(),
+                "--state-dir",
+                container.StateDir(),
+                "--cgroups-path",
+                absl::StrCat(config_.cgroup_parent, "/", container.name),
+                "--log-path",
+                container.LogDir() + "/container.log",
+                "--log-max-bytes",
+                std::to_string(config_.log_max_bytes),
+                "--log-max-files",
+                std::to_string(config_.log_max_files),
+                "--sync-fd",
+                "3"};
   for (const auto& procs : monitor_cgroup_procs_) {
     spawn.argv.push_back("--cgroup-procs");
     spawn.argv.push_back(procs);
@@ -296,14 +310,16 @@ absl::Status OciBackend::LaunchMonitor(Container& container, pid_t* monitor_pid,
   // The first process only forks the real monitor and exits.
   auto forked = child->Wait(absl::Now() + absl::Seconds(10));
   if (!forked.ok() || forked->code != 0) {
-    return core::Internal(absl::StrCat("container monitor for ", container.name, " failed to detach"));
+    return core::Internal(
+        absl::StrCat("container monitor for ", container.name, " failed to detach"));
   }
   std::string reply;
   const absl::Time deadline = absl::Now() + kMonitorStartTimeout;
   for (;;) {
     const int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
     if (left <= 0) {
-      return core::Internal(absl::StrCat("container ", container.name, ": the OCI runtime did not start it within ",
+      return core::Internal(absl::StrCat("container ", container.name,
+                                         ": the OCI runtime did not start it within ",
                                          absl::FormatDuration(kMonitorStartTimeout)));
     }
     struct pollfd pfd = {sync_r.get(), POLLIN, 0};
@@ -319,8 +335,9 @@ absl::Status OciBackend::LaunchMonitor(Container& container, pid_t* monitor_pid,
   auto json = nlohmann::json::parse(reply, nullptr, false);
   if (json.is_discarded() || !json.is_object()) {
     auto mlog = base::ReadFile(container.StateDir() + "/monitor.log");
-    return core::Internal(absl::StrCat("container ", container.name, ": the monitor ended without a report",
-                                       mlog.ok() && !mlog->empty() ? absl::StrCat(": ", *mlog) : ""));
+    return core::Internal(
+        absl::StrCat("container ", container.name, ": the monitor ended without a report",
+                     mlog.ok() && !mlog->empty() ? absl::StrCat(": ", *mlog) : ""));
   }
   if (!json.value("ok", false)) {
     *error = json.value("error", "unknown runtime error");
@@ -376,7 +393,8 @@ void OciBackend::CheckExit(const std::shared_ptr<Container>& container) {
   health_->Stop(container->name);
   auto log = base::Logger("oci");
   log->info("container exited container_id={} service={} exit_code={} reason={}{}", container->name,
-            container->id.service, record->exit_code, core::WaitReasonName(record->ToOutcome().reason),
+            container->id.service, record->exit_code,
+            core::WaitReasonName(record->ToOutcome().reason),
             record->error.empty() ? "" : absl::StrCat(" error=\"", record->error, "\""));
 }
 
@@ -403,12 +421,13 @@ void OciBackend::OnMonitorGone(const std::shared_ptr<Container>& container) {
   if (handle) loop_->Remove(handle);  // we are on the loop thread: no wait
   health_->Stop(container->name);
   if (lost) {
-    base::Logger("oci")->error("container monitor died container_id={} monitor_pid={}", container->name,
-                               monitor);
+    base::Logger("oci")->error("container monitor died container_id={} monitor_pid={}",
+                               container->name, monitor);
   }
 }
 
-absl::Status OciBackend::AdoptMonitor(const std::shared_ptr<Container>& container, const MonitorRecord& m) {
+absl::Status OciBackend::AdoptMonitor(const std::shared_ptr<Container>& container,
+                                      const MonitorRecord& m) {
   base::UniqueFd pidfd(base::PidfdOpen(m.monitor_pid));
   // The pid could have been recycled: it is ours only if its start time matches.
   if (!pidfd || ProcessStartTicks(m.monitor_pid) != m.monitor_start_ticks) {
@@ -468,8 +487,9 @@ absl::Status OciBackend::StopContainer(const ContainerId& id, std::optional<absl
       return absl::OkStatus();
     }
     signal_name = !container->record.spec.stop_signal.empty() ? container->record.spec.stop_signal
-                                                      : container->record.image_stop_signal;
-    grace = timeout.value_or(container->record.spec.stop_grace_period.value_or(kDefaultStopTimeout));
+                                                              : container->record.image_stop_signal;
+    grace =
+        timeout.value_or(container->record.spec.stop_grace_period.value_or(kDefaultStopTimeout));
     container->state = ContainerState::Stopping();
     Publish(*container);
   }
@@ -482,7 +502,8 @@ absl::Status OciBackend::StopContainer(const ContainerId& id, std::optional<absl
   log->info("stop timeout reached, killing container_id={}", container->name);
   if (auto s = SignalInit(*container, SIGKILL); !s.ok()) return s;
   if (AwaitExit(*container, kKillTimeout)) return absl::OkStatus();
-  return core::Internal(absl::StrCat("container ", container->name, " did not exit after SIGKILL within ",
+  return core::Internal(absl::StrCat("container ", container->name,
+                                     " did not exit after SIGKILL within ",
                                      absl::FormatDuration(kKillTimeout)));
 }
 
@@ -495,11 +516,13 @@ absl::Status OciBackend::KillContainer(const ContainerId& id, std::optional<std:
   {
     absl::MutexLock lock(&mu_);
     if (container->state.phase != Phase::kRunning && container->state.phase != Phase::kStopping) {
-      return core::WrongState(absl::StrCat("container ", container->name), container->state.ToString(),
+      return core::WrongState(absl::StrCat("container ", container->name),
+                              container->state.ToString(),
                               "only a running container can be signalled");
     }
   }
-  base::Logger("oci")->info("signalling container container_id={} signal={}", container->name, *canonical);
+  base::Logger("oci")->info("signalling container container_id={} signal={}", container->name,
+                            *canonical);
   return SignalInit(*container, *core::SignalNumber(*canonical));
 }
 
@@ -514,8 +537,10 @@ absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
   bool running;
   {
     absl::MutexLock lock(&mu_);
-    if (container->removed) return core::NotFound(absl::StrCat("container ", container->name), "removed");
-    running = container->state.phase == Phase::kRunning || container->state.phase == Phase::kStopping;
+    if (container->removed)
+      return core::NotFound(absl::StrCat("container ", container->name), "removed");
+    running =
+        container->state.phase == Phase::kRunning || container->state.phase == Phase::kStopping;
   }
   if (running) {
     if (!force) {
@@ -524,8 +549,8 @@ absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
     }
     (void)SignalInit(*container, SIGKILL);
     if (!AwaitExit(*container, kKillTimeout)) {
-      return core::Internal(absl::StrCat("container ", container->name,
-                                         " did not exit after SIGKILL; not removed"));
+      return core::Internal(
+          absl::StrCat("container ", container->name, " did not exit after SIGKILL; not removed"));
     }
   }
   // Let the monitor finish (it deletes the runtime state after writing exit.json).
@@ -571,7 +596,8 @@ absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
     absl::MutexLock lock(&mu_);
     container->removed = true;
     containers_.erase(id);
-    bus_.Remove(id, core::NotFound(absl::StrCat("container ", container->name), "container was removed"));
+    bus_.Remove(
+        id, core::NotFound(absl::StrCat("container ", container->name), "container was removed"));
   }
   log->info("container removed container_id={} service={}", container->name, id.service);
   return absl::OkStatus();

@@ -67,8 +67,8 @@ LogFileSet OciBackend::LogsOf(const Container& container) const {
   return files;
 }
 
-absl::StatusOr<std::vector<core::LogEntry>> OciBackend::ContainerLogs(
-    const core::ContainerId& id, uint32_t tail) {
+absl::StatusOr<std::vector<core::LogEntry>> OciBackend::ContainerLogs(const core::ContainerId& id,
+                                                                      uint32_t tail) {
   auto container = Find(id);
   if (!container.ok()) return container.status();
   LogFileSet files;
@@ -79,8 +79,8 @@ absl::StatusOr<std::vector<core::LogEntry>> OciBackend::ContainerLogs(
   return ReadLogs(files, tail, std::nullopt);
 }
 
-absl::StatusOr<std::unique_ptr<core::LogCursor>> OciBackend::OpenLogs(
-    const core::ContainerId& id, const core::LogQuery& query) {
+absl::StatusOr<std::unique_ptr<core::LogCursor>> OciBackend::OpenLogs(const core::ContainerId& id,
+                                                                      const core::LogQuery& query) {
   auto container = Find(id);
   if (!container.ok()) return container.status();
   LogFileSet files;

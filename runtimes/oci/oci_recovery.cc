@@ -6,10 +6,10 @@
 #include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "base/time_util.h"
+#include "core/errors.h"
 #include "runtimes/oci/oci_container.h"
 
 namespace zlayer::oci {
@@ -97,7 +97,8 @@ void OciBackend::RecoverOne(const std::string& name) {
       container->MarkFailed(why, base::NowRealtime());
       // An unsupervised container must not linger: nothing reads its output.
       (void)runtime_->Delete(name, true);
-      log->error("container lost its monitor container_id={} service={}", name, container->id.service);
+      log->error("container lost its monitor container_id={} service={}", name,
+                 container->id.service);
     }
   } else if (was_running) {
     container->MarkFailed("started, but its monitor left no record", std::nullopt);

@@ -9,8 +9,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "core/errors.h"
 #include "base/fs_util.h"
+#include "core/errors.h"
 #include "nlohmann/json.hpp"
 
 namespace zlayer::oci {

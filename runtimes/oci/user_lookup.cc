@@ -10,8 +10,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "core/errors.h"
 #include "base/unique_fd.h"
+#include "core/errors.h"
 
 namespace zlayer::oci {
 namespace {
@@ -143,8 +143,8 @@ absl::StatusOr<ResolvedUser> ResolveUserFrom(const std::string& passwd_text,
         }
       }
       if (!found) {
-        return core::InvalidSpec(absl::StrCat("group '", *group_part,
-                                              "' is not in the image's /etc/group"));
+        return core::InvalidSpec(
+            absl::StrCat("group '", *group_part, "' is not in the image's /etc/group"));
       }
     }
   } else if (entry != nullptr) {

@@ -49,7 +49,7 @@ struct Fds {
 };
 
 core::CgroupStats ReadBothWays(const CgroupPaths& paths, std::string* describe = nullptr,
-                         Fds* fds = nullptr) {
+                               Fds* fds = nullptr) {
   auto cached = StatsReader::Open(paths, {.cache_file_fds = true});
   REQUIRE(cached.ok());
   auto dirs_only = StatsReader::Open(paths, {.cache_file_fds = false});

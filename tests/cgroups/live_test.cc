@@ -129,8 +129,8 @@ TEST_CASE("Live: a container touching 64 MiB shows it, and its limit", "[root]")
   auto s = reader->Read();
   REQUIRE(s.ok());
   const uint64_t kernel_says = KernelMemoryBytes(reader->paths());
-  INFO("idle=" << base->memory_bytes << " hog=" << s->memory_bytes
-               << " kernel=" << kernel_says << " mode=" << core::CgroupModeName(s->mode));
+  INFO("idle=" << base->memory_bytes << " hog=" << s->memory_bytes << " kernel=" << kernel_says
+               << " mode=" << core::CgroupModeName(s->mode));
 
   CHECK(s->memory_bytes >= 64 * kMiB);
   CHECK(s->memory_bytes - base->memory_bytes >= 64 * kMiB - kTolerance);

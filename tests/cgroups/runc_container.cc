@@ -8,17 +8,16 @@
 #include <cerrno>
 #include <cstdlib>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
-
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "core/errors.h"
 #include "base/process.h"
 #include "cgroups/layout.h"
+#include "core/errors.h"
 #include "support/test_support.h"
 
 namespace zlayer::testing {

@@ -1,8 +1,9 @@
 // deploy/values.h: sizes, durations, names, signals and capabilities.
+#include "deploy/values.h"
+
 #include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
-#include "deploy/values.h"
 #include "core/types.h"
 
 namespace zlayer::deploy {

@@ -1,6 +1,5 @@
 // The server streams against the mock backend: their ordering rules and how they end.
 #include <catch2/catch.hpp>
-
 #include <thread>
 
 #include "support/agent_process.h"

@@ -25,7 +25,7 @@ bool Exists(const std::string& p) {
 }
 
 absl::StatusOr<core::ImportResult> ImportImage(ImageStore& store, const std::string& ref,
-                                                   const BuiltImage& img) {
+                                               const BuiltImage& img) {
   const std::string tar = OciLayoutTar({{&img, ""}});
   base::UniqueFd fd(::memfd_create("layout", MFD_CLOEXEC));
   if (::write(fd.get(), tar.data(), tar.size()) != static_cast<ssize_t>(tar.size())) {

@@ -56,7 +56,8 @@ TEST_CASE("list, tag, remove and prune images", "[integration]") {
     auto r = store->Resolve(alias);
     REQUIRE(r.ok());
     CHECK(r->manifest_digest == app.manifest.digest);
-    CHECK(store->TagImage(reg.host() + "/test/none:v1", alias).code() == absl::StatusCode::kNotFound);
+    CHECK(store->TagImage(reg.host() + "/test/none:v1", alias).code() ==
+          absl::StatusCode::kNotFound);
     auto no_tag = store->TagImage(app_ref, reg.host() + "/test/alias");
     CHECK(no_tag.code() == absl::StatusCode::kInvalidArgument);
     CHECK_THAT(std::string(no_tag.message()), Catch::Contains("full reference with a tag"));

@@ -215,7 +215,8 @@ TEST_CASE("multi-arch indexes resolve to the host platform", "[integration]") {
     store.reset();
     o.platform = Platform{"linux", "s390x", ""};
     store = *ImageStore::Open(o);
-    auto none = store->PullImage(Req(reg.host() + "/test/multiarch:1.0", PullPolicy::kAlways), nullptr);
+    auto none =
+        store->PullImage(Req(reg.host() + "/test/multiarch:1.0", PullPolicy::kAlways), nullptr);
     REQUIRE_FALSE(none.ok());
     CHECK(none.status().code() == absl::StatusCode::kNotFound);
     CHECK_THAT(std::string(none.status().message()),
@@ -295,8 +296,7 @@ TEST_CASE("concurrent pulls of one image share one download", "[integration]") {
   auto store = OpenStore(dir.path(), {}, 2 << 20);  // ~250 ms for the big layer
   const std::string ref = reg.host() + "/test/shared:v1";
   constexpr int kPullers = 4;
-  std::vector<absl::StatusOr<core::PullResult>> results(kPullers,
-                                                           absl::UnknownError("not run"));
+  std::vector<absl::StatusOr<core::PullResult>> results(kPullers, absl::UnknownError("not run"));
   std::vector<ProgressLog> logs(kPullers);
   std::vector<std::thread> threads;
   for (int i = 0; i < kPullers; ++i) {

@@ -16,8 +16,7 @@
 namespace zlayer::images::testing {
 
 inline std::unique_ptr<ImageStore> OpenStore(const std::string& root,
-                                             images::RegistryConfig reg = {},
-                                             uint64_t rate = 0) {
+                                             images::RegistryConfig reg = {}, uint64_t rate = 0) {
   StoreOptions o;
   o.root = root;
   o.registries = std::move(reg);
@@ -62,7 +61,7 @@ struct ProgressLog {
 };
 
 inline core::PullRequest Req(const std::string& image,
-                                 core::PullPolicy policy = core::PullPolicy::kIfNotPresent) {
+                             core::PullPolicy policy = core::PullPolicy::kIfNotPresent) {
   core::PullRequest r;
   r.image = image;
   r.policy = policy;

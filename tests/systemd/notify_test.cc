@@ -2,9 +2,9 @@
 // socket (NOTIFY_SOCKET), plays the watchdog (WATCHDOG_USEC, WATCHDOG_PID), and
 // checks READY=1, STATUS=, WATCHDOG=1 and its cadence, RELOADING=1 then READY=1 on
 // SIGHUP, and STOPPING=1.
-#include <catch2/catch.hpp>
 #include <signal.h>
 
+#include <catch2/catch.hpp>
 #include <fstream>
 
 #include "absl/strings/match.h"

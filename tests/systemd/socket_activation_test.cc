@@ -3,7 +3,6 @@
 // LISTEN_FDS=1 and LISTEN_PID set. The agent must serve the inherited socket
 // (gRPC 1.51 cannot adopt a listening fd: it accepts and hands each connection to
 // the server), including connections made before it was ready.
-#include <catch2/catch.hpp>
 #include <grpcpp/create_channel_posix.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -11,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstring>
 
 #include "absl/strings/match.h"

@@ -1,11 +1,13 @@
 // Per-container call-back tokens: the JWS is checked against one computed
 // independently (Python's hmac and base64 modules), and the secret file's rules.
-#include <catch2/catch.hpp>
+#include "auth/container_auth.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
+
 #include "base/fs_util.h"
-#include "auth/container_auth.h"
 
 using zlayer::auth::ContainerAuthConfig;
 using zlayer::auth::ContainerAuthContext;
@@ -14,7 +16,7 @@ using zlayer::core::ContainerId;
 TEST_CASE("container tokens are HS256 JWTs naming the container", "[unit]") {
   ContainerAuthContext auth{"http://127.0.0.1:3669", "s3cret-key", "", absl::Hours(1)};
   auto token = zlayer::auth::MintContainerToken(auth, ContainerId{"web", 2},
-                                                    absl::FromUnixSeconds(1700000000));
+                                                absl::FromUnixSeconds(1700000000));
   REQUIRE(token.ok());
   // python3: hmac.new(b"s3cret-key", signing_input, hashlib.sha256), unpadded base64url,
   // claims {"exp":1700003600,"iat":1700000000,"iss":"zlayer","roles":["container"],
@@ -26,7 +28,7 @@ TEST_CASE("container tokens are HS256 JWTs naming the container", "[unit]") {
         "2Z6XOkx1q-U2IY31s3UjgUHjSeDElgoA8MxfRiv8Neo");
   auth.jwt_secret = "other";
   CHECK(*zlayer::auth::MintContainerToken(auth, ContainerId{"web", 2},
-                                              absl::FromUnixSeconds(1700000000)) != *token);
+                                          absl::FromUnixSeconds(1700000000)) != *token);
 }
 
 TEST_CASE("the token secret file must be private and non-empty", "[unit]") {

@@ -90,8 +90,7 @@ TEST_CASE("timestamps and durations keep nanoseconds", "[unit]") {
 
 TEST_CASE("states and outcomes map to the wire enums", "[unit]") {
   CHECK(proto::ToProto(core::ContainerState::Exited(3)).exit_code() == 3);
-  CHECK(proto::ToProto(core::ContainerState::Exited(3)).phase() ==
-        pb::CONTAINER_PHASE_EXITED);
+  CHECK(proto::ToProto(core::ContainerState::Exited(3)).phase() == pb::CONTAINER_PHASE_EXITED);
   CHECK(proto::ToProto(core::ContainerState::Failed("x")).reason() == "x");
   core::WaitOutcome o;
   o.exit_code = 137;

@@ -1,10 +1,11 @@
-#include <catch2/catch.hpp>
+#include "core/errors.h"
+
 #include <grpcpp/support/status.h>
 
+#include <catch2/catch.hpp>
 #include <cerrno>
 
 #include "agentd/grpc/status_convert.h"
-#include "core/errors.h"
 
 using zlayer::core::AgentError;
 using zlayer::core::ErrorKind;
@@ -48,12 +49,10 @@ TEST_CASE("errno values map to the codes a client can act on", "[unit]") {
   CHECK(zlayer::core::ErrnoStatus(ENOENT, "open x").code() == absl::StatusCode::kNotFound);
   CHECK(zlayer::core::ErrnoStatus(ENOSPC, "write x").code() ==
         absl::StatusCode::kResourceExhausted);
-  CHECK(zlayer::core::ErrnoStatus(EMFILE, "open x").code() ==
-        absl::StatusCode::kResourceExhausted);
-  CHECK(zlayer::core::ErrnoStatus(EACCES, "open x").code() ==
-        absl::StatusCode::kPermissionDenied);
-  CHECK(std::string(zlayer::core::ErrnoStatus(ENOENT, "open /x").message())
-            .rfind("open /x: ", 0) == 0);
+  CHECK(zlayer::core::ErrnoStatus(EMFILE, "open x").code() == absl::StatusCode::kResourceExhausted);
+  CHECK(zlayer::core::ErrnoStatus(EACCES, "open x").code() == absl::StatusCode::kPermissionDenied);
+  CHECK(std::string(zlayer::core::ErrnoStatus(ENOENT, "open /x").message()).rfind("open /x: ", 0) ==
+        0);
 }
 
 TEST_CASE("Annotate adds context and keeps the code", "[unit]") {

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "core/signals.h"
+
+#include <catch2/catch.hpp>
 
 using zlayer::core::SignalNameFromExitCode;
 using zlayer::core::ValidateSignal;

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "core/types.h"
+
+#include <catch2/catch.hpp>
 
 using zlayer::core::ContainerId;
 using zlayer::core::ContainerState;
@@ -36,8 +36,7 @@ TEST_CASE("ValidateContainerId keeps service names safe as file and cgroup names
   CHECK(zlayer::core::ValidateContainerId({"Web.1_a-b", 1}).ok());
   for (const char* bad : {"", "/etc", "..", ".hidden", "a/b", "a b", "ä"}) {
     INFO(bad);
-    CHECK(zlayer::core::ValidateContainerId({bad, 1}).code() ==
-          absl::StatusCode::kInvalidArgument);
+    CHECK(zlayer::core::ValidateContainerId({bad, 1}).code() == absl::StatusCode::kInvalidArgument);
   }
   CHECK_FALSE(zlayer::core::ValidateContainerId({std::string(64, 'a'), 1}).ok());
   CHECK(zlayer::core::ValidateContainerId({std::string(63, 'a'), 1}).ok());
