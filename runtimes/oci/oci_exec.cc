@@ -167,12 +167,17 @@ class ExecSession final : public core::Subscription {
   void KillProcess() {
     // The pid file names the exec'd process in the host's pid namespace; its
     // children go with it, so a timed-out `sh -c '...'` leaves nothing behind.
-    FILE* f = std::fopen(pid_file_.c_str(), "re");
-    if (!f) return;
-    long pid = 0;
-    if (std::fscanf(f, "%ld", &pid) != 1) pid = 0;
-    std::fclose(f);
-    if (pid > 1) KillTree(static_cast<pid_t>(pid));
+    if (FILE* f = std::fopen(pid_file_.c_str(), "re")) {
+      long pid = 0;
+      if (std::fscanf(f, "%ld", &pid) != 1) pid = 0;
+      std::fclose(f);
+      if (pid > 1) KillTree(static_cast<pid_t>(pid));
+    }
+    // The process can print before the runtime has written the pid file (a cancel
+    // then found no file and left it running). While our helper lives, the process
+    // is inside its tree: the runtime's child until the runtime exits, then the
+    // helper's, as its subreaper. So the helper's tree is the process's tree too.
+    if (child_ && child_->pid() > 1) KillTree(child_->pid());
   }
 
   static void KillTree(pid_t pid) {
