@@ -90,6 +90,9 @@ struct ServiceSpec {
   std::optional<absl::Duration> stop_grace_period;
   std::map<std::string, std::string> labels;
   std::optional<HealthSpec> health;
+  // "bridge", "none", "host", a configured network's name, or empty for the
+  // agent's default (network/network.h ParseNetworkMode).
+  std::string network;
 };
 
 }  // namespace zlayer::core

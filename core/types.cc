@@ -1,5 +1,8 @@
 #include "core/types.h"
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/errors.h"
@@ -24,6 +27,19 @@ absl::StatusOr<ContainerId> ContainerId::Parse(absl::string_view name) {
   }
   if (auto s = ValidateContainerId(id); !s.ok()) return s;
   return id;
+}
+
+absl::Status ValidateNetworkName(absl::string_view name) {
+  if (name.empty()) return absl::OkStatus();
+  const bool plain = name.size() <= 64 && absl::ascii_isalnum(name.front()) &&
+                     std::all_of(name.begin(), name.end(), [](char ch) {
+                       return absl::ascii_isalnum(ch) || ch == '-' || ch == '_' || ch == '.';
+                     });
+  if (plain) return absl::OkStatus();
+  return InvalidSpec(absl::StrCat(
+      "network '", name,
+      "': use none, host, bridge or the name of a configured network (letters, digits, '-', "
+      "'_', '.'; at most 64)"));
 }
 
 absl::Status ValidateContainerId(const ContainerId& id) {

@@ -43,6 +43,12 @@ struct ContainerId {
 // alphabet keeps them safe everywhere. INVALID_ARGUMENT names what is wrong.
 absl::Status ValidateContainerId(const ContainerId& id);
 
+// A ServiceSpec's `network`: empty, "none", "host", "bridge", or a network name,
+// which becomes a CNI network name and a file name, so letters, digits, '-', '_'
+// and '.', starting with a letter or digit, at most 64. Whether the network exists
+// is the node's to say (network::NetworkManager::Validate).
+absl::Status ValidateNetworkName(absl::string_view name);
+
 struct ContainerState {
   enum class Phase { kPending, kInitializing, kRunning, kStopping, kExited, kFailed };
   Phase phase = Phase::kPending;

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/types.h"
 #include "deploy/values.h"
 
 namespace zlayer::deploy::internal {
@@ -390,6 +391,11 @@ ServiceSpec ReadService(Reader& r, const Value& v) {
   if (auto u = m.Get("user"); u.present) spec.user = r.NonEmptyString(u).value_or("");
   if (auto h = m.Get("hostname"); h.present) {
     if (auto s = r.String(h); s && r.Check(h, ValidateHostname(*s))) spec.hostname = *s;
+  }
+  if (auto net = m.Get("network"); net.present) {
+    if (auto name = r.String(net); name && r.Check(net, core::ValidateNetworkName(*name))) {
+      spec.network = *name;
+    }
   }
   if (auto c = m.Get("capabilities"); c.present) ReadCapabilities(r, c, &spec.cap_add);
   if (auto c = m.Get("cap_drop"); c.present) ReadCapabilities(r, c, &spec.cap_drop);

@@ -152,6 +152,7 @@ absl::StatusOr<core::ServiceSpec> FromProto(const pb::ServiceSpec& in) {
   }
   out.user = in.user();
   out.hostname = in.hostname();
+  out.network = in.network();
   out.cap_add.assign(in.capabilities().begin(), in.capabilities().end());
   out.cap_drop.assign(in.cap_drop().begin(), in.cap_drop().end());
   out.privileged = in.privileged();
@@ -253,6 +254,7 @@ pb::ServiceSpec ToProto(const core::ServiceSpec& in) {
   }
   out.set_user(in.user);
   out.set_hostname(in.hostname);
+  out.set_network(in.network);
   for (const auto& c : in.cap_add) out.add_capabilities(c);
   for (const auto& c : in.cap_drop) out.add_cap_drop(c);
   out.set_privileged(in.privileged);

@@ -396,12 +396,23 @@ absl::StatusOr<json> BuildConfig(const images::ImageConfig& image, const core::S
   }
   if (spec.resources.pids_limit) resources["pids"] = {{"limit", *spec.resources.pids_limit}};
 
+  json namespaces = {{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}},
+                     {{"type", "mount"}}, {{"type", "cgroup"}}};
+  switch (in.network) {
+    case BundleInputs::Network::kPrivate:
+      namespaces.push_back({{"type", "network"}});
+      break;
+    case BundleInputs::Network::kJoin:
+      // Attached before create: the process never runs without its network.
+      namespaces.push_back({{"type", "network"}, {"path", in.netns_path}});
+      break;
+    case BundleInputs::Network::kHost:
+      break;
+  }
   json linux = {
       {"cgroupsPath", in.cgroups_path},
       {"resources", resources},
-      {"namespaces",
-       {{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}},
-        {{"type", "network"}}, {{"type", "cgroup"}}}},
+      {"namespaces", std::move(namespaces)},
   };
   if (!spec.privileged) {
     linux["maskedPaths"] = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",

@@ -45,6 +45,11 @@ struct BundleInputs {
     bool readonly = false;
   };
   std::vector<Bind> extra_binds;
+  // kPrivate: a namespace of its own with loopback only (network: none); kJoin: the
+  // namespace at netns_path, already attached to a network; kHost: the host's.
+  enum class Network { kPrivate, kJoin, kHost };
+  Network network = Network::kPrivate;
+  std::string netns_path;
 };
 
 // Adds the container's call-back credentials: the API URL and a freshly minted
