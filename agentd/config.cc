@@ -230,38 +230,38 @@ absl::StatusOr<FlagResult> LoadConfiguration(int argc, char** argv, AgentConfig*
   return flags;
 }
 
-std::vector<std::string> RestartRequiredChanges(const AgentConfig& a, const AgentConfig& b) {
-  const auto& x = a.backend_config;
-  const auto& y = b.backend_config;
+std::vector<std::string> RestartRequiredChanges(const AgentConfig& before, const AgentConfig& after) {
+  const auto& old_backend = before.backend_config;
+  const auto& new_backend = after.backend_config;
   const std::pair<const char*, bool> fields[] = {
-      {"listen.socket", a.socket_path != b.socket_path},
-      {"listen.socket_mode", a.socket_mode != b.socket_mode},
-      {"listen.socket_group", a.socket_group != b.socket_group},
-      {"listen.tcp", a.tcp_address != b.tcp_address},
-      {"backend", a.backend != b.backend},
-      {"data_dir", x.data_dir != y.data_dir},
-      {"run_dir", x.run_dir != y.run_dir},
-      {"oci.runtime", x.oci_runtime != y.oci_runtime},
-      {"oci.cgroup_parent", x.cgroup_parent != y.cgroup_parent},
-      {"oci.monitor", x.monitor_path != y.monitor_path},
-      {"registries.insecure", x.registries.insecure != y.registries.insecure},
-      {"registries.ca_file", x.registries.ca_file != y.registries.ca_file},
+      {"listen.socket", before.socket_path != after.socket_path},
+      {"listen.socket_mode", before.socket_mode != after.socket_mode},
+      {"listen.socket_group", before.socket_group != after.socket_group},
+      {"listen.tcp", before.tcp_address != after.tcp_address},
+      {"backend", before.backend != after.backend},
+      {"data_dir", old_backend.data_dir != new_backend.data_dir},
+      {"run_dir", old_backend.run_dir != new_backend.run_dir},
+      {"oci.runtime", old_backend.oci_runtime != new_backend.oci_runtime},
+      {"oci.cgroup_parent", old_backend.cgroup_parent != new_backend.cgroup_parent},
+      {"oci.monitor", old_backend.monitor_path != new_backend.monitor_path},
+      {"registries.insecure", old_backend.registries.insecure != new_backend.registries.insecure},
+      {"registries.ca_file", old_backend.registries.ca_file != new_backend.registries.ca_file},
       {"registries.credentials_file",
-       x.registries.credentials_file != y.registries.credentials_file},
+       old_backend.registries.credentials_file != new_backend.registries.credentials_file},
       {"registries.max_parallel_downloads",
-       x.registries.max_parallel_downloads != y.registries.max_parallel_downloads},
-      {"registries.max_layer_size", x.registries.max_layer_bytes != y.registries.max_layer_bytes},
-      {"limits.work_threads", a.work_threads != b.work_threads},
-      {"limits.queue_stall_timeout", a.queue_stall_timeout != b.queue_stall_timeout},
-      {"limits.shutdown_grace", a.shutdown_grace != b.shutdown_grace},
-      {"limits.log_max_size", x.log_max_bytes != y.log_max_bytes},
-      {"limits.log_max_files", x.log_max_files != y.log_max_files},
-      {"limits.exec_max_output", x.exec_max_output != y.exec_max_output},
-      {"container_auth", x.container_auth.enabled != y.container_auth.enabled ||
-                             x.container_auth.api_url != y.container_auth.api_url ||
-                             x.container_auth.jwt_secret_file != y.container_auth.jwt_secret_file ||
-                             x.container_auth.socket_path != y.container_auth.socket_path ||
-                             x.container_auth.token_ttl != y.container_auth.token_ttl},
+       old_backend.registries.max_parallel_downloads != new_backend.registries.max_parallel_downloads},
+      {"registries.max_layer_size", old_backend.registries.max_layer_bytes != new_backend.registries.max_layer_bytes},
+      {"limits.work_threads", before.work_threads != after.work_threads},
+      {"limits.queue_stall_timeout", before.queue_stall_timeout != after.queue_stall_timeout},
+      {"limits.shutdown_grace", before.shutdown_grace != after.shutdown_grace},
+      {"limits.log_max_size", old_backend.log_max_bytes != new_backend.log_max_bytes},
+      {"limits.log_max_files", old_backend.log_max_files != new_backend.log_max_files},
+      {"limits.exec_max_output", old_backend.exec_max_output != new_backend.exec_max_output},
+      {"container_auth", old_backend.container_auth.enabled != new_backend.container_auth.enabled ||
+                             old_backend.container_auth.api_url != new_backend.container_auth.api_url ||
+                             old_backend.container_auth.jwt_secret_file != new_backend.container_auth.jwt_secret_file ||
+                             old_backend.container_auth.socket_path != new_backend.container_auth.socket_path ||
+                             old_backend.container_auth.token_ttl != new_backend.container_auth.token_ttl},
   };
   std::vector<std::string> changed;
   for (const auto& [name, differs] : fields) {

@@ -69,54 +69,54 @@ class ConfigReader {
   }
 
   void ReadTop(const YAML::Node& root) {
-    auto& c = *config_;
-    auto& b = c.backend_config;
+    AgentConfig& config = *config_;
+    auto& backend = config.backend_config;
     ReadMap(root, "",
             {
                 {"listen",
                  [&](const YAML::Node& n, const std::string& p) {
                    ReadMap(n, p,
-                           {{"socket", Checked(&c.socket_path, CheckSocketPath)},
-                            {"socket_mode", Mode(&c.socket_mode)},
-                            {"socket_group", Checked(&c.socket_group, CheckGroup)},
-                            {"tcp", Checked(&c.tcp_address, [](absl::string_view v) {
+                           {{"socket", Checked(&config.socket_path, CheckSocketPath)},
+                            {"socket_mode", Mode(&config.socket_mode)},
+                            {"socket_group", Checked(&config.socket_group, CheckGroup)},
+                            {"tcp", Checked(&config.tcp_address, [](absl::string_view v) {
                                return v.empty() ? std::string() : CheckHostPort(v, true);
                              })}});
                  }},
-                {"data_dir", AbsolutePath(&b.data_dir)},
-                {"run_dir", AbsolutePath(&b.run_dir)},
-                {"backend", OneOf(&c.backend, {"oci", "mock"})},
-                {"log_level", LogLevel(&c.log_level)},
+                {"data_dir", AbsolutePath(&backend.data_dir)},
+                {"run_dir", AbsolutePath(&backend.run_dir)},
+                {"backend", OneOf(&config.backend, {"oci", "mock"})},
+                {"log_level", LogLevel(&config.log_level)},
                 {"oci",
                  [&](const YAML::Node& n, const std::string& p) {
                    ReadMap(n, p,
-                           {{"runtime", Checked(&b.oci_runtime, CheckRuntime)},
-                            {"cgroup_parent", AbsolutePath(&b.cgroup_parent)},
-                            {"monitor", AbsolutePath(&b.monitor_path)}});
+                           {{"runtime", Checked(&backend.oci_runtime, CheckRuntime)},
+                            {"cgroup_parent", AbsolutePath(&backend.cgroup_parent)},
+                            {"monitor", AbsolutePath(&backend.monitor_path)}});
                  }},
                 {"registries",
                  [&](const YAML::Node& n, const std::string& p) {
                    ReadMap(n, p,
-                           {{"insecure", StringList(&b.registries.insecure,
+                           {{"insecure", StringList(&backend.registries.insecure,
                                                    [](absl::string_view v) {
                                                      return CheckHostPort(v, false);
                                                    })},
-                            {"ca_file", AbsolutePath(&b.registries.ca_file)},
-                            {"credentials_file", AbsolutePath(&b.registries.credentials_file)},
+                            {"ca_file", AbsolutePath(&backend.registries.ca_file)},
+                            {"credentials_file", AbsolutePath(&backend.registries.credentials_file)},
                             {"max_parallel_downloads",
-                             Int(&b.registries.max_parallel_downloads, 1, 32)},
-                            {"max_layer_size", Bytes(&b.registries.max_layer_bytes)}});
+                             Int(&backend.registries.max_parallel_downloads, 1, 32)},
+                            {"max_layer_size", Bytes(&backend.registries.max_layer_bytes)}});
                  }},
                 {"limits",
                  [&](const YAML::Node& n, const std::string& p) {
                    ReadMap(n, p,
-                           {{"work_threads", Int(&c.work_threads, 1, 256)},
+                           {{"work_threads", Int(&config.work_threads, 1, 256)},
                             {"queue_stall_timeout",
-                             DurationValue(&c.queue_stall_timeout, absl::Seconds(1))},
-                            {"shutdown_grace", DurationValue(&c.shutdown_grace, absl::Seconds(0))},
-                            {"log_max_size", Bytes(&b.log_max_bytes)},
-                            {"log_max_files", Int(&b.log_max_files, 1, 100)},
-                            {"exec_max_output", Bytes(&b.exec_max_output)}});
+                             DurationValue(&config.queue_stall_timeout, absl::Seconds(1))},
+                            {"shutdown_grace", DurationValue(&config.shutdown_grace, absl::Seconds(0))},
+                            {"log_max_size", Bytes(&backend.log_max_bytes)},
+                            {"log_max_files", Int(&backend.log_max_files, 1, 100)},
+                            {"exec_max_output", Bytes(&backend.exec_max_output)}});
                  }},
                 {"container_auth",
                  [&](const YAML::Node& n, const std::string& p) { ReadContainerAuth(n, p); }},
@@ -125,13 +125,13 @@ class ConfigReader {
 
   // Present = enabled; the URL and the secret file are then required.
   void ReadContainerAuth(const YAML::Node& n, const std::string& p) {
-    auto& a = config_->backend_config.container_auth;
-    a = {};
+    auto& auth = config_->backend_config.container_auth;
+    auth = {};
     ReadMap(n, p,
-            {{"api_url", Checked(&a.api_url, CheckHttpUrl)},
-             {"jwt_secret_file", AbsolutePath(&a.jwt_secret_file)},
-             {"socket_path", Checked(&a.socket_path, CheckSocketPath)},
-             {"token_ttl", DurationValue(&a.token_ttl, absl::Minutes(1))}});
+            {{"api_url", Checked(&auth.api_url, CheckHttpUrl)},
+             {"jwt_secret_file", AbsolutePath(&auth.jwt_secret_file)},
+             {"socket_path", Checked(&auth.socket_path, CheckSocketPath)},
+             {"token_ttl", DurationValue(&auth.token_ttl, absl::Minutes(1))}});
     if (!n.IsMap()) return;
     for (const char* required : {"api_url", "jwt_secret_file"}) {
       if (!n[required]) {
@@ -139,7 +139,7 @@ class ConfigReader {
                                  "jwt_secret_file; remove the section to turn it off)"));
       }
     }
-    a.enabled = true;
+    auth.enabled = true;
   }
 
   // A string that `check` accepts.
@@ -273,54 +273,54 @@ absl::Status LoadConfigText(const std::string& text, const std::string& name,
   return absl::OkStatus();
 }
 
-std::string ConfigToYaml(const AgentConfig& c) {
-  const auto& b = c.backend_config;
+std::string ConfigToYaml(const AgentConfig& config) {
+  const auto& backend = config.backend_config;
   YAML::Emitter out;
   out << YAML::BeginMap;
   out << YAML::Key << "listen" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "socket" << YAML::Value << c.socket_path;
-  out << YAML::Key << "socket_mode" << YAML::Value << YAML::DoubleQuoted << Octal(c.socket_mode);
-  out << YAML::Key << "socket_group" << YAML::Value << c.socket_group;
-  out << YAML::Key << "tcp" << YAML::Value << c.tcp_address;
+  out << YAML::Key << "socket" << YAML::Value << config.socket_path;
+  out << YAML::Key << "socket_mode" << YAML::Value << YAML::DoubleQuoted << Octal(config.socket_mode);
+  out << YAML::Key << "socket_group" << YAML::Value << config.socket_group;
+  out << YAML::Key << "tcp" << YAML::Value << config.tcp_address;
   out << YAML::EndMap;
-  out << YAML::Key << "data_dir" << YAML::Value << b.data_dir;
-  out << YAML::Key << "run_dir" << YAML::Value << b.run_dir;
-  out << YAML::Key << "backend" << YAML::Value << c.backend;
-  out << YAML::Key << "log_level" << YAML::Value << c.log_level;
+  out << YAML::Key << "data_dir" << YAML::Value << backend.data_dir;
+  out << YAML::Key << "run_dir" << YAML::Value << backend.run_dir;
+  out << YAML::Key << "backend" << YAML::Value << config.backend;
+  out << YAML::Key << "log_level" << YAML::Value << config.log_level;
   out << YAML::Key << "oci" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "runtime" << YAML::Value << b.oci_runtime;
-  out << YAML::Key << "cgroup_parent" << YAML::Value << b.cgroup_parent;
-  if (!b.monitor_path.empty()) out << YAML::Key << "monitor" << YAML::Value << b.monitor_path;
+  out << YAML::Key << "runtime" << YAML::Value << backend.oci_runtime;
+  out << YAML::Key << "cgroup_parent" << YAML::Value << backend.cgroup_parent;
+  if (!backend.monitor_path.empty()) out << YAML::Key << "monitor" << YAML::Value << backend.monitor_path;
   out << YAML::EndMap;
   out << YAML::Key << "registries" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "insecure" << YAML::Value << YAML::Flow << b.registries.insecure;
-  if (!b.registries.ca_file.empty()) {
-    out << YAML::Key << "ca_file" << YAML::Value << b.registries.ca_file;
+  out << YAML::Key << "insecure" << YAML::Value << YAML::Flow << backend.registries.insecure;
+  if (!backend.registries.ca_file.empty()) {
+    out << YAML::Key << "ca_file" << YAML::Value << backend.registries.ca_file;
   }
-  if (!b.registries.credentials_file.empty()) {
-    out << YAML::Key << "credentials_file" << YAML::Value << b.registries.credentials_file;
+  if (!backend.registries.credentials_file.empty()) {
+    out << YAML::Key << "credentials_file" << YAML::Value << backend.registries.credentials_file;
   }
   out << YAML::Key << "max_parallel_downloads" << YAML::Value
-      << b.registries.max_parallel_downloads;
-  out << YAML::Key << "max_layer_size" << YAML::Value << ByteSize(b.registries.max_layer_bytes);
+      << backend.registries.max_parallel_downloads;
+  out << YAML::Key << "max_layer_size" << YAML::Value << ByteSize(backend.registries.max_layer_bytes);
   out << YAML::EndMap;
   out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "work_threads" << YAML::Value << c.work_threads;
+  out << YAML::Key << "work_threads" << YAML::Value << config.work_threads;
   out << YAML::Key << "queue_stall_timeout" << YAML::Value
-      << absl::FormatDuration(c.queue_stall_timeout);
-  out << YAML::Key << "shutdown_grace" << YAML::Value << absl::FormatDuration(c.shutdown_grace);
-  out << YAML::Key << "log_max_size" << YAML::Value << ByteSize(b.log_max_bytes);
-  out << YAML::Key << "log_max_files" << YAML::Value << b.log_max_files;
-  out << YAML::Key << "exec_max_output" << YAML::Value << ByteSize(b.exec_max_output);
+      << absl::FormatDuration(config.queue_stall_timeout);
+  out << YAML::Key << "shutdown_grace" << YAML::Value << absl::FormatDuration(config.shutdown_grace);
+  out << YAML::Key << "log_max_size" << YAML::Value << ByteSize(backend.log_max_bytes);
+  out << YAML::Key << "log_max_files" << YAML::Value << backend.log_max_files;
+  out << YAML::Key << "exec_max_output" << YAML::Value << ByteSize(backend.exec_max_output);
   out << YAML::EndMap;
-  if (b.container_auth.enabled) {
+  if (backend.container_auth.enabled) {
     // The secret's path only, never the secret.
-    const auto& a = b.container_auth;
+    const auto& auth = backend.container_auth;
     out << YAML::Key << "container_auth" << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "api_url" << YAML::Value << a.api_url;
-    out << YAML::Key << "jwt_secret_file" << YAML::Value << a.jwt_secret_file;
-    if (!a.socket_path.empty()) out << YAML::Key << "socket_path" << YAML::Value << a.socket_path;
-    out << YAML::Key << "token_ttl" << YAML::Value << absl::FormatDuration(a.token_ttl);
+    out << YAML::Key << "api_url" << YAML::Value << auth.api_url;
+    out << YAML::Key << "jwt_secret_file" << YAML::Value << auth.jwt_secret_file;
+    if (!auth.socket_path.empty()) out << YAML::Key << "socket_path" << YAML::Value << auth.socket_path;
+    out << YAML::Key << "token_ttl" << YAML::Value << absl::FormatDuration(auth.token_ttl);
     out << YAML::EndMap;
   }
   out << YAML::EndMap;

@@ -235,12 +235,12 @@ absl::StatusOr<RunResult> RunCommand(const RunOptions& options) {
   }
   RunResult result;
   result.status = *status;
-  auto o = ReadMemfd(out.get(), options.max_output);
-  if (!o.ok()) return o.status();
-  auto e = ReadMemfd(err.get(), options.max_output);
-  if (!e.ok()) return e.status();
-  result.out = std::move(*o);
-  result.err = std::move(*e);
+  auto stdout_text = ReadMemfd(out.get(), options.max_output);
+  if (!stdout_text.ok()) return stdout_text.status();
+  auto stderr_text = ReadMemfd(err.get(), options.max_output);
+  if (!stderr_text.ok()) return stderr_text.status();
+  result.out = std::move(*stdout_text);
+  result.err = std::move(*stderr_text);
   return result;
 }
 

@@ -43,19 +43,19 @@ absl::StatusOr<int> Ps(Context& ctx) {
       if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat("--sample: ", d.status().message()));
       window = *d;
     }
-    auto a = SampleRunning(ctx.client(), request.service(), request.deployment());
-    if (!a.ok()) return a.status();
+    auto earlier = SampleRunning(ctx.client(), request.service(), request.deployment());
+    if (!earlier.ok()) return earlier.status();
     absl::SleepFor(window);
-    auto b = SampleRunning(ctx.client(), request.service(), request.deployment());
-    if (!b.ok()) return b.status();
-    first = std::move(*a);
-    second = std::move(*b);
+    auto later = SampleRunning(ctx.client(), request.service(), request.deployment());
+    if (!later.ok()) return later.status();
+    first = std::move(*earlier);
+    second = std::move(*later);
   }
   auto cpu = [&](const std::string& name) -> std::optional<double> {
-    auto a = first.find(name);
-    auto b = second.find(name);
-    if (a == first.end() || b == second.end()) return std::nullopt;
-    return CpuPercent(a->second, b->second);
+    auto before = first.find(name);
+    auto after = second.find(name);
+    if (before == first.end() || after == second.end()) return std::nullopt;
+    return CpuPercent(before->second, after->second);
   };
 
   const absl::Time now = absl::Now();
