@@ -1,5 +1,7 @@
 #include "agentd/config.h"
 
+#include "core/types.h"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -96,6 +98,16 @@ const std::vector<Flag>& Flags() {
        SetBackendPath("data-dir", &runtimes::BackendConfig::data_dir)},
       {"run-dir", "DIR", "runtime state (default /run/zlayer)",
        SetBackendPath("run-dir", &runtimes::BackendConfig::run_dir)},
+      {"network", "NAME",
+       "network of containers whose spec names none: bridge (default), none, host, or a "
+       "configured CNI network",
+       [](const std::string& v, AgentConfig* c) {
+         if (!core::ValidateNetworkName(v).ok()) {
+           return FlagError("network", "expected bridge, none, host or a network's name");
+         }
+         c->backend_config.network.default_network = v;
+         return absl::OkStatus();
+       }},
       {"cgroup-parent", "PATH", "cgroup that holds containers and monitors (default /zlayer)",
        SetBackendPath("cgroup-parent", &runtimes::BackendConfig::cgroup_parent)},
       {"insecure-registry", "HOST[:PORT]",
@@ -251,6 +263,14 @@ std::vector<std::string> RestartRequiredChanges(const AgentConfig& before, const
       {"registries.max_parallel_downloads",
        old_backend.registries.max_parallel_downloads != new_backend.registries.max_parallel_downloads},
       {"registries.max_layer_size", old_backend.registries.max_layer_bytes != new_backend.registries.max_layer_bytes},
+      {"network.cni_config_dir", old_backend.network.cni_config_dir != new_backend.network.cni_config_dir},
+      {"network.cni_plugin_dirs",
+       old_backend.network.cni_plugin_dirs != new_backend.network.cni_plugin_dirs},
+      {"network.default", old_backend.network.default_network != new_backend.network.default_network},
+      {"network.bridge", old_backend.network.default_bridge != new_backend.network.default_bridge},
+      {"network.subnet", old_backend.network.default_subnet != new_backend.network.default_subnet},
+      {"network.masquerade",
+       old_backend.network.default_masquerade != new_backend.network.default_masquerade},
       {"limits.work_threads", before.work_threads != after.work_threads},
       {"limits.queue_stall_timeout", before.queue_stall_timeout != after.queue_stall_timeout},
       {"limits.shutdown_grace", before.shutdown_grace != after.shutdown_grace},

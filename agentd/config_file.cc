@@ -11,6 +11,7 @@
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "core/errors.h"
+#include "core/types.h"
 #include "yaml-cpp/yaml.h"
 
 namespace zlayer::agentd {
@@ -118,6 +119,22 @@ class ConfigReader {
                             {"log_max_files", Int(&backend.log_max_files, 1, 100)},
                             {"exec_max_output", Bytes(&backend.exec_max_output)}});
                  }},
+                {"network",
+                 [&](const YAML::Node& n, const std::string& p) {
+                   auto& net = backend.network;
+                   ReadMap(n, p,
+                           {{"default", Checked(&net.default_network,
+                                                [](absl::string_view v) {
+                                                  return core::ValidateNetworkName(v).ok()
+                                                             ? std::string()
+                                                             : std::string("expected bridge, none, host or a network's name");
+                                                })},
+                            {"cni_config_dir", AbsolutePath(&net.cni_config_dir)},
+                            {"cni_plugin_dirs", StringList(&net.cni_plugin_dirs, CheckAbsolutePath)},
+                            {"bridge", Checked(&net.default_bridge, CheckInterfaceName)},
+                            {"subnet", Checked(&net.default_subnet, CheckIpv4Subnet)},
+                            {"masquerade", Bool(&net.default_masquerade)}});
+                 }},
                 {"container_auth",
                  [&](const YAML::Node& n, const std::string& p) { ReadContainerAuth(n, p); }},
             });
@@ -196,6 +213,15 @@ class ConfigReader {
       uint64_t v;
       if (!n.IsScalar() || !ParseByteSize(n.as<std::string>(), &v) || v == 0) {
         return Error(n, p, "expected a size such as 10Mi, 1Gi or 4096");
+      }
+      *out = v;
+    };
+  }
+  Handler Bool(bool* out) {
+    return [this, out](const YAML::Node& n, const std::string& p) {
+      bool v;
+      if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) {
+        return Error(n, p, "expected true or false");
       }
       *out = v;
     };
@@ -312,6 +338,15 @@ std::string ConfigToYaml(const AgentConfig& config) {
   out << YAML::Key << "log_max_size" << YAML::Value << ByteSize(backend.log_max_bytes);
   out << YAML::Key << "log_max_files" << YAML::Value << backend.log_max_files;
   out << YAML::Key << "exec_max_output" << YAML::Value << ByteSize(backend.exec_max_output);
+  out << YAML::EndMap;
+  out << YAML::Key << "network" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "default" << YAML::Value << backend.network.default_network;
+  out << YAML::Key << "cni_config_dir" << YAML::Value << backend.network.cni_config_dir;
+  out << YAML::Key << "cni_plugin_dirs" << YAML::Value << YAML::Flow
+      << backend.network.cni_plugin_dirs;
+  out << YAML::Key << "bridge" << YAML::Value << backend.network.default_bridge;
+  out << YAML::Key << "subnet" << YAML::Value << backend.network.default_subnet;
+  out << YAML::Key << "masquerade" << YAML::Value << backend.network.default_masquerade;
   out << YAML::EndMap;
   if (backend.container_auth.enabled) {
     // The secret's path only, never the secret.

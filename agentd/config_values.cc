@@ -1,5 +1,6 @@
 #include "agentd/config_values.h"
 
+#include <arpa/inet.h>
 #include <grp.h>
 
 #include <cstdio>
@@ -120,6 +121,25 @@ std::string Octal(unsigned mode) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "%04o", mode);
   return buf;
+}
+
+std::string CheckInterfaceName(absl::string_view v) {
+  if (v.empty() || v.size() > 15) return "expected an interface name of 1 to 15 characters";
+  for (char c : v) {
+    if (c == '/' || c == ':' || c <= ' ' || c > '~') return "expected an interface name";
+  }
+  return "";
+}
+
+std::string CheckIpv4Subnet(absl::string_view v) {
+  const std::string error = "expected an IPv4 subnet such as 10.89.0.0/24 (prefix 8 to 30)";
+  const size_t slash = v.find('/');
+  if (slash == absl::string_view::npos) return error;
+  int prefix;
+  if (!absl::SimpleAtoi(v.substr(slash + 1), &prefix) || prefix < 8 || prefix > 30) return error;
+  struct in_addr addr;
+  if (::inet_pton(AF_INET, std::string(v.substr(0, slash)).c_str(), &addr) != 1) return error;
+  return "";
 }
 
 }  // namespace zlayer::agentd

@@ -23,5 +23,9 @@ std::string CheckGroup(absl::string_view v);
 std::string CheckHostPort(absl::string_view v, bool port_required);
 std::string CheckRuntime(absl::string_view v);
 std::string CheckHttpUrl(absl::string_view v);
+// A Linux interface name (1-15 characters, no '/', no space).
+std::string CheckInterfaceName(absl::string_view v);
+// "A.B.C.D/N" with N from 8 to 30.
+std::string CheckIpv4Subnet(absl::string_view v);
 
 }  // namespace zlayer::agentd

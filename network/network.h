@@ -47,6 +47,10 @@ struct PortRequest {
 
 struct AttachRequest {
   std::string container_id;  // "<service>-rep-<N>": CNI_CONTAINERID
+  // Replicas of one service in one deployment may share a wanted host port: the
+  // first gets it and the others a free one. Anyone else asking is refused.
+  std::string service;
+  std::string deployment;
   std::string network;       // a kNetwork name
   std::string netns_path;    // the namespace to attach, already created
   std::string ifname = "eth0";
@@ -85,6 +89,19 @@ class NetworkManager {
   // Releases the address, interfaces and port rules. Idempotent, and works after
   // the namespace is gone.
   virtual absl::Status Detach(const AttachRequest& request, const Attachment& attachment) = 0;
+  // After an agent restart: takes back an attachment made by an earlier process
+  // (its host ports count as held again) and checks it. The attachment stays
+  // adopted even when the check fails; the status says what is wrong.
+  virtual absl::Status Adopt(const AttachRequest& request, const Attachment& attachment) = 0;
+  // Releases every attachment an earlier process started or made that is neither
+  // adopted nor attached since (a crash between ADD and the container's record).
+  // Returns how many were released.
+  virtual absl::StatusOr<int> CollectLeftovers() = 0;
 };
+
+// The attachment and the request it answered, as kept with a container's record.
+std::string AttachmentToJson(const AttachRequest& request, const Attachment& attachment);
+absl::Status AttachmentFromJson(absl::string_view text, AttachRequest* request,
+                                Attachment* attachment);
 
 }  // namespace zlayer::network

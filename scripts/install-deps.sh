@@ -14,6 +14,7 @@ BUILD_PKGS=(
 # an independent gRPC client.
 TEST_PKGS=(
   runc crun docker-registry skopeo umoci busybox-static
+  containernetworking-plugins iptables
   systemd iproute2 procps openssl util-linux
   grpc-proto python3-grpcio python3-protobuf
   clang libclang-rt-14-dev

@@ -85,6 +85,7 @@ json SpecToJson(const ServiceSpec& s) {
   }
   j["user"] = s.user;
   j["hostname"] = s.hostname;
+  if (!s.network.empty()) j["network"] = s.network;
   j["cap_add"] = s.cap_add;
   j["cap_drop"] = s.cap_drop;
   j["privileged"] = s.privileged;
@@ -137,6 +138,7 @@ absl::StatusOr<ServiceSpec> SpecFromJson(const json& j) {
     }
     s.user = j.value("user", "");
     s.hostname = j.value("hostname", "");
+    s.network = j.value("network", "");
     s.cap_add = j.at("cap_add").get<std::vector<std::string>>();
     s.cap_drop = j.at("cap_drop").get<std::vector<std::string>>();
     s.privileged = j.value("privileged", false);
@@ -177,6 +179,7 @@ absl::Status WriteRecord(const std::string& path, const ContainerRecordFile& r) 
             {"image_stop_signal", r.image_stop_signal},
             {"created_at", base::FormatRfc3339Nano(r.created_at)}};
   if (r.started_at) j["started_at"] = base::FormatRfc3339Nano(*r.started_at);
+  if (!r.network_attachment.empty()) j["network"] = json::parse(r.network_attachment);
   return base::WriteFileAtomic(path, j.dump(2), 0600);
 }
 
@@ -203,6 +206,7 @@ absl::StatusOr<ContainerRecordFile> ReadRecord(const std::string& path) {
       auto started = base::ParseRfc3339(j["started_at"].get<std::string>());
       if (started.ok()) r.started_at = *started;
     }
+    if (j.contains("network") && j["network"].is_object()) r.network_attachment = j["network"].dump();
     return r;
   } catch (const json::exception& e) {
     return core::InvalidSpec(absl::StrCat(path, ": ", e.what()));

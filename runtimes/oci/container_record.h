@@ -24,6 +24,8 @@ struct ContainerRecordFile {
   // Set at each start; a record with it and without an exit record was running
   // when the agent last looked.
   std::optional<absl::Time> started_at;
+  // The network attachment (network::AttachmentToJson) while there is one.
+  std::string network_attachment;
 };
 
 absl::Status WriteRecord(const std::string& path, const ContainerRecordFile& record);

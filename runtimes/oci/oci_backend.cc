@@ -16,6 +16,7 @@
 #include "base/time_util.h"
 #include "core/errors.h"
 #include "runtimes/backend_registry.h"
+#include "network/cni_manager.h"
 #include "runtimes/oci/oci_container.h"
 
 namespace zlayer::oci {
@@ -128,6 +129,11 @@ absl::Status OciBackend::Init() {
   if (!notifier.ok()) return notifier.status();
   log_notifier_ = std::move(*notifier);
   health_ = std::make_unique<HealthChecker>();
+  network::NetworkConfig network_config = config_.network;
+  network_config.run_dir = config_.run_dir;
+  auto network = network::CniNetworkManager::Create(network_config);
+  if (!network.ok()) return network.status();
+  network_ = std::move(*network);
 
   return Recover();
 }
@@ -241,30 +247,36 @@ absl::StatusOr<std::optional<uint32_t>> OciBackend::GetContainerPid(const Contai
   return r->pid;
 }
 
-absl::StatusOr<std::optional<std::string>> OciBackend::GetContainerIp(const ContainerId& id) {
-  auto container = Find(id);
-  if (!container.ok()) return container.status();
-  // Containers get a network namespace of their own with loopback only.
-  return std::optional<std::string>();
-}
-
 absl::StatusOr<core::ContainerInspectDetails> OciBackend::InspectDetailed(const ContainerId& id) {
-  auto container = Find(id);
-  if (!container.ok()) return container.status();
+  auto found = Find(id);
+  if (!found.ok()) return found.status();
+  const Container& container = **found;
   absl::MutexLock lock(&mu_);
-  core::ContainerInspectDetails d;
-  for (const auto& e : (*container)->record.spec.endpoints) {
-    core::PortMapping p;
-    p.container_port = e.target_port ? e.target_port : e.port;
-    p.protocol = e.protocol == core::EndpointProtocol::kUdp ? "udp" : "tcp";
-    d.ports.push_back(p);
+  core::ContainerInspectDetails details;
+  if (container.attachment) {
+    details.ports = container.attachment->ports;
+    details.ipv4 = container.attachment->ipv4;
+    details.networks.push_back(
+        {container.attachment->network, {container.id.service, container.name},
+         container.attachment->ipv4});
+  } else {
+    // Not published (network none or host, or not attached now): what the spec asks.
+    for (const auto& endpoint : container.record.spec.endpoints) {
+      core::PortMapping port;
+      port.container_port = endpoint.target_port ? endpoint.target_port : endpoint.port;
+      port.protocol = endpoint.protocol == core::EndpointProtocol::kUdp ? "udp" : "tcp";
+      if (container.network_mode.kind == network::NetworkMode::Kind::kHost) {
+        port.host_port = port.container_port;
+      }
+      details.ports.push_back(port);
+    }
   }
-  if ((*container)->outcome) d.exit_code = (*container)->outcome->exit_code;
-  if ((*container)->record.spec.health &&
-      (*container)->record.spec.health->check != core::HealthSpec::Check::kNone) {
-    d.health = health_->Get((*container)->name).value_or(core::HealthDetail{});
+  if (container.outcome) details.exit_code = container.outcome->exit_code;
+  if (container.record.spec.health &&
+      container.record.spec.health->check != core::HealthSpec::Check::kNone) {
+    details.health = health_->Get(container.name).value_or(core::HealthDetail{});
   }
-  return d;
+  return details;
 }
 
 // Stats --------------------------------------------------------------------------

@@ -22,8 +22,11 @@
 #include "cgroups/stats_reader.h"
 #include "core/container_runtime.h"
 #include "images/image_store.h"
+#include "network/dns_files.h"
+#include "network/network.h"
 #include "runtimes/backend_config.h"
 #include "runtimes/backend_registry.h"
+#include "runtimes/oci/bundle.h"
 #include "runtimes/oci/container_record.h"
 #include "runtimes/oci/health.h"
 #include "runtimes/oci/log_files.h"
@@ -60,7 +63,10 @@ class OciBackend final : public core::ContainerRuntime {
       const core::ContainerFilter& filter) override;
   absl::StatusOr<core::ContainerRecord> DescribeContainer(const core::ContainerId& id) override;
   absl::StatusOr<std::optional<uint32_t>> GetContainerPid(const core::ContainerId& id) override;
+  // Networks (oci_network.cc).
   absl::StatusOr<std::optional<std::string>> GetContainerIp(const core::ContainerId& id) override;
+  absl::StatusOr<std::optional<uint16_t>> GetContainerPortOverride(
+      const core::ContainerId& id) override;
   absl::StatusOr<core::ContainerInspectDetails> InspectDetailed(
       const core::ContainerId& id) override;
 
@@ -97,6 +103,20 @@ class OciBackend final : public core::ContainerRuntime {
   void RecoverOne(const std::string& name);
   void CleanOrphans();
 
+  // oci_network.cc
+  absl::StatusOr<network::NetworkMode> ResolveNetwork(const core::ServiceSpec& spec);
+  // Writes the container's hosts, resolv.conf and hostname and points the bundle at
+  // its namespace.
+  absl::Status PrepareNetwork(Container& container, BundleInputs* inputs);
+  // Creates the namespace and attaches it (no-op when attached or not networked).
+  absl::Status AttachNetwork(Container& container);
+  // Releases the attachment and the namespace (no-op when there is none).
+  void DetachNetwork(Container& container);
+  // Recovery: takes back the attachment of a container found on disk.
+  void AdoptNetwork(Container& container);
+  // Recovery: releases what no known container holds.
+  void CollectNetworkLeftovers();
+  std::string NetnsPath(const std::string& name) const;
   // oci_lifecycle.cc
   absl::Status PrepareRootfs(Container& container);
   absl::Status LaunchMonitor(Container& container, pid_t* monitor_pid, pid_t* init_pid,
@@ -134,6 +154,8 @@ class OciBackend final : public core::ContainerRuntime {
   base::EventLoop::Handle inotify_handle_ = 0;
   std::unique_ptr<LogNotifier> log_notifier_;
   std::unique_ptr<HealthChecker> health_;
+  std::unique_ptr<network::NetworkManager> network_;
+  network::HostsTable hosts_;
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<core::ContainerId, std::shared_ptr<Container>> containers_

@@ -40,6 +40,10 @@ struct OciBackend::Container {
   bool starting = false;
   bool removed = false;
   std::shared_ptr<cgroups::StatsReader> stats;
+  network::NetworkMode network_mode;
+  // Set while the container's namespace is on a network (kNetwork only).
+  std::optional<network::AttachRequest> attach_request;
+  std::optional<network::Attachment> attachment;
 
   // Failed with `why`, and the runtime-error outcome that Wait reports for it.
   // Callers hold OciBackend::mu_.
@@ -53,6 +57,8 @@ struct OciBackend::Container {
   std::string LogDir() const { return dir + "/logs"; }
   std::string RecordPath() const { return dir + "/record.json"; }
   std::string ConfigPath() const { return dir + "/config.json"; }
+  // hosts, resolv.conf and hostname, bind-mounted into the container's /etc.
+  std::string EtcDir() const { return dir + "/etc"; }
 };
 
 }  // namespace zlayer::oci

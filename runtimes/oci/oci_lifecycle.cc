@@ -63,8 +63,11 @@ absl::Status OciBackend::CreateContainer(const ContainerId& id, const core::Serv
   if (spec.health) {
     if (auto s = ValidateHealth(*spec.health); !s.ok()) return s;
   }
+  auto network_mode = ResolveNetwork(spec);
+  if (!network_mode.ok()) return network_mode.status();
   auto container = std::make_shared<Container>();
   container->id = id;
+  container->network_mode = *network_mode;
   container->name = id.ToString();
   container->dir = ContainerDir(container->name);
   container->record.id = id;
@@ -86,6 +89,7 @@ absl::Status OciBackend::CreateContainer(const ContainerId& id, const core::Serv
 
   auto fail = [&](absl::Status status) {
     log->info("create failed container_id={} error={}", container->name, status.message());
+    DetachNetwork(*container);
     (void)images::UnmountRootfs(container->Rootfs());
     (void)base::RemoveTree(container->dir);
     (void)images_->RemoveUser(container->name);
@@ -143,6 +147,8 @@ absl::Status OciBackend::CreateContainer(const ContainerId& id, const core::Serv
   if (container_auth_) {
     if (auto s = AddContainerAuth(*container_auth_, id, &inputs); !s.ok()) return fail(s);
   }
+  if (auto s = PrepareNetwork(*container, &inputs); !s.ok()) return fail(s);
+  if (auto s = AttachNetwork(*container); !s.ok()) return fail(s);
   auto config = BuildConfig(image->config, spec, inputs);
   if (!config.ok()) return fail(config.status());
   if (auto s = base::WriteFileAtomic(container->ConfigPath(), config->dump(2), 0600); !s.ok()) {
@@ -210,6 +216,8 @@ absl::Status OciBackend::StartContainer(const ContainerId& id) {
     ::unlink((container->StateDir() + "/monitor.json").c_str());
   }
   if (auto s = PrepareRootfs(*container); !s.ok()) return s;
+  // Released by an earlier stop: the namespace config.json names is made again.
+  if (auto s = AttachNetwork(*container); !s.ok()) return s;
   {
     absl::MutexLock lock(&mu_);
     container->starting = true;
@@ -400,10 +408,16 @@ absl::Status OciBackend::StopContainer(const ContainerId& id, std::optional<absl
   log->info("stopping container container_id={} signal={} timeout={}", container->name, *signal,
             absl::FormatDuration(grace));
   if (auto s = SignalInit(*container, *signal); !s.ok()) return s;
-  if (AwaitExit(*container, grace)) return absl::OkStatus();
-  log->info("stop timeout reached, killing container_id={}", container->name);
-  if (auto s = SignalInit(*container, SIGKILL); !s.ok()) return s;
-  if (AwaitExit(*container, kKillTimeout)) return absl::OkStatus();
+  bool exited = AwaitExit(*container, grace);
+  if (!exited) {
+    log->info("stop timeout reached, killing container_id={}", container->name);
+    if (auto s = SignalInit(*container, SIGKILL); !s.ok()) return s;
+    exited = AwaitExit(*container, kKillTimeout);
+  }
+  if (exited) {
+    DetachNetwork(*container);
+    return absl::OkStatus();
+  }
   return core::Internal(absl::StrCat("container ", container->name,
                                      " did not exit after SIGKILL within ",
                                      absl::FormatDuration(kKillTimeout)));
@@ -489,6 +503,7 @@ absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
     }
   }
   if (handle) loop_->Remove(handle);
+  DetachNetwork(*container);
   if (auto s = base::RemoveTree(container->dir); !s.ok()) {
     return core::Annotate(s, absl::StrCat("remove container ", container->name));
   }

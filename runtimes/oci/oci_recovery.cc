@@ -30,6 +30,7 @@ absl::Status OciBackend::Recover() {
   ::closedir(dir);
   for (const auto& name : names) RecoverOne(name);
   CleanOrphans();
+  CollectNetworkLeftovers();
   size_t running = 0, total = 0;
   {
     absl::MutexLock lock(&mu_);
@@ -78,6 +79,7 @@ void OciBackend::RecoverOne(const std::string& name) {
   } else {
     container->state = ContainerState::Running();
   }
+  AdoptNetwork(*container);
   {
     absl::MutexLock lock(&mu_);
     containers_[container->id] = container;

@@ -57,22 +57,48 @@ images::testing::BuiltImage BusyboxImage() {
   return images::testing::ImageBuilder(spec).Layer(entries).Build();
 }
 
+// Built once per test process: it holds the whole of busybox.
+const images::testing::BuiltImage& TestImage() {
+  static const images::testing::BuiltImage* image = new auto(BusyboxImage());
+  return *image;
+}
+
 }  // namespace
 
 bool CanRunContainers() {
   return IsRoot() && base::FindExecutable("runc").ok();
 }
 
-OciEnv::OciEnv(std::vector<std::string> agent_args)
+OciEnv::OciEnv(std::vector<std::string> agent_args, std::string netns)
     : root_(MakeTempDir("zt-oci-")),
       agent_args_(std::move(agent_args)),
+      netns_(std::move(netns)),
       cgroup_parent_(absl::StrCat("/zlayer-test-", ::getpid())) {
   registry_ = std::make_unique<images::testing::TestRegistry>();
-  static const images::testing::BuiltImage* image = new auto(BusyboxImage());
+  const images::testing::BuiltImage* image = &TestImage();
   auto pushed = images::testing::PushImage(registry_->pusher(), "test/busybox", "latest", *image);
   if (!pushed.ok()) throw std::runtime_error(std::string(pushed.message()));
   image_ = absl::StrCat(registry_->host(), "/test/busybox:latest");
   StartAgent();
+  if (!netns_.empty()) ImportTestImage();
+}
+
+void OciEnv::ImportTestImage() {
+  const images::testing::BuiltImage* image = &TestImage();
+  const std::string archive = images::testing::OciLayoutTar({{image, "latest"}});
+  image_ = "local/test-busybox:latest";
+  auto ctx = Ctx(absl::Seconds(120));
+  pb::ImportImageResponse response;
+  auto writer = stub_->ImportImage(ctx.get(), &response);
+  for (size_t offset = 0; offset < archive.size(); offset += 256 << 10) {
+    pb::ImportImageRequest chunk;
+    if (offset == 0) chunk.set_reference(image_);
+    chunk.set_chunk(archive.substr(offset, 256 << 10));
+    if (!writer->Write(chunk)) break;
+  }
+  writer->WritesDone();
+  auto status = writer->Finish();
+  if (!status.ok()) throw std::runtime_error("import of the test image: " + status.error_message());
 }
 
 void OciEnv::StartAgent() {
@@ -81,7 +107,13 @@ void OciEnv::StartAgent() {
   options.root = root_.path();
   // Containers of different test processes must not share a cgroup parent.
   options.extra_args = {"--cgroup-parent", cgroup_parent_};
-  for (const auto& a : agent_args_) options.extra_args.push_back(a);
+  bool network_named = false;
+  for (const auto& a : agent_args_) {
+    options.extra_args.push_back(a);
+    network_named = network_named || a == "--network";
+  }
+  if (!network_named) options.extra_args.insert(options.extra_args.end(), {"--network", "none"});
+  options.netns = netns_;
   options.ready_timeout = absl::Seconds(60);
   agent_ = std::make_unique<AgentProcess>(options);
   stub_ = agent_->Stub();

@@ -19,7 +19,11 @@ class OciEnv {
  public:
   // Starts a registry, pushes the test image, starts an agent on the OCI backend.
   // `root` reuses an agent state directory (for restart tests).
-  explicit OciEnv(std::vector<std::string> agent_args = {});
+  // Without a --network argument the agent gets `--network none`: tests that are not
+  // about networking must not make bridges in the host's namespace. `netns` runs the
+  // agent in that namespace; the test image is then imported rather than pulled
+  // (the registry listens on the host's loopback).
+  explicit OciEnv(std::vector<std::string> agent_args = {}, std::string netns = "");
   ~OciEnv();
 
   // "127.0.0.1:PORT/test/busybox:latest"
@@ -48,11 +52,13 @@ class OciEnv {
   // Every container the agent knows is removed at teardown.
  private:
   void StartAgent();
+  void ImportTestImage();
   void RemoveCgroups();
 
   std::unique_ptr<images::testing::TestRegistry> registry_;
   base::TempDir root_;
   std::vector<std::string> agent_args_;
+  std::string netns_;
   // Containers of different test processes must not share a cgroup parent.
   std::string cgroup_parent_;
   std::string image_;

@@ -41,6 +41,10 @@ void AgentProcess::Start() {
                 "--run-dir", root_ + "/run",
                 "--log-level", "debug"};
   for (const auto& a : options_.extra_args) spawn.argv.push_back(a);
+  if (!options_.netns.empty()) {
+    // nsenter execs the agent (no fork for a network namespace): the pid stays its.
+    spawn.argv.insert(spawn.argv.begin(), {"/usr/bin/nsenter", "--net=" + options_.netns, "--"});
+  }
   // A clean environment: no NOTIFY_SOCKET or LISTEN_FDS leaking from the test runner.
   spawn.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
   for (const auto& e : options_.extra_env) spawn.env.push_back(e);

@@ -25,6 +25,9 @@ struct AgentOptions {
   // restart over the same state.
   std::string root;
   absl::Duration ready_timeout = absl::Seconds(20);
+  // A network namespace (a bound nsfs path) to run the agent in, through nsenter:
+  // its bridge, veths and port rules then stay inside it.
+  std::string netns;
 };
 
 class AgentProcess {
