@@ -12,6 +12,7 @@
 #include "cli/ops.h"
 #include "cli/pull_progress.h"
 #include "cli/signals.h"
+#include "core/types.h"
 #include "deploy/values.h"
 #include "proto/convert/convert.h"
 #include "proto/convert/deployment.h"
@@ -43,6 +44,42 @@ absl::Status ParseAssignments(const std::vector<std::string>& items, absl::strin
 
 // The ServiceSpec for create/run from flags; the same type a YAML spec produces, and
 // sent through the same ToProto.
+// -p [HOST:]CONTAINER[/tcp|/udp]: an endpoint whose port is the host's and whose
+// target port is the container's.
+absl::StatusOr<core::EndpointSpec> ParsePublish(const std::string& item) {
+  const auto bad = [&] {
+    return Bad("-p/--publish", absl::StrCat("'", item, "': expected [HOST:]CONTAINER[/tcp|/udp], ",
+                                           "ports from 1 to 65535"));
+  };
+  std::string text = item;
+  core::EndpointSpec endpoint;
+  endpoint.protocol = core::EndpointProtocol::kTcp;
+  if (const size_t slash = text.find('/'); slash != std::string::npos) {
+    const std::string protocol = text.substr(slash + 1);
+    if (protocol == "udp") {
+      endpoint.protocol = core::EndpointProtocol::kUdp;
+    } else if (protocol != "tcp") {
+      return bad();
+    }
+    text = text.substr(0, slash);
+  }
+  uint32_t host = 0, container = 0;
+  if (const size_t colon = text.find(':'); colon != std::string::npos) {
+    if (!absl::SimpleAtoi(text.substr(0, colon), &host) ||
+        !absl::SimpleAtoi(text.substr(colon + 1), &container)) {
+      return bad();
+    }
+  } else {
+    if (!absl::SimpleAtoi(text, &container)) return bad();
+    host = container;
+  }
+  if (host == 0 || host > 65535 || container == 0 || container > 65535) return bad();
+  endpoint.name = absl::StrCat("p", host);
+  endpoint.port = host;
+  endpoint.target_port = container;
+  return endpoint;
+}
+
 absl::StatusOr<core::ServiceSpec> SpecFromFlags(const ParsedArgs& args) {
   core::ServiceSpec spec;
   spec.replicas = 1;
@@ -52,6 +89,18 @@ absl::StatusOr<core::ServiceSpec> SpecFromFlags(const ParsedArgs& args) {
   spec.command.workdir = args.ValueOr("workdir", "");
   spec.user = args.ValueOr("user", "");
   spec.hostname = args.ValueOr("hostname", "");
+  if (auto network = args.Value("network")) {
+    if (!core::ValidateNetworkName(*network).ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--network '", *network, "': expected bridge, none, host or a network's name"));
+    }
+    spec.network = *network;
+  }
+  for (const auto& item : args.Values("publish")) {
+    auto endpoint = ParsePublish(item);
+    if (!endpoint.ok()) return endpoint.status();
+    spec.endpoints.push_back(*endpoint);
+  }
   if (auto s = ParseAssignments(args.Values("env"), "-e/--env", true, &spec.env); !s.ok()) return s;
   if (auto s = ParseAssignments(args.Values("label"), "-l/--label", false, &spec.labels); !s.ok()) {
     return s;
@@ -240,6 +289,9 @@ std::vector<OptionSpec> CreateOptions() {
       {"memory", 'm', "SIZE", "memory limit, e.g. 512Mi or 1Gi"},
       {"pids-limit", 0, "N", "maximum number of processes"},
       {"hostname", 0, "NAME", "the container's hostname"},
+      {"network", 0, "NAME", "bridge (default), none, host, or a configured CNI network"},
+      {"publish", 'p', "[HOST:]CONTAINER[/udp]",
+       "publish a container port on a host port (HOST omitted: the same number)", true},
       {"cap-add", 0, "CAP", "add a capability, e.g. NET_ADMIN", true},
       {"cap-drop", 0, "CAP", "drop a capability (ALL drops every one)", true},
       {"privileged", 0, "", "give the container every capability and device"},

@@ -17,6 +17,18 @@ namespace {
 // How far apart ps takes its two stats samples for CPU %.
 constexpr absl::Duration kDefaultSampleWindow = absl::Milliseconds(500);
 
+// "0.0.0.0:8080->80/tcp, ..." as Docker prints it; "-" when nothing is published.
+std::string PortsText(const pb::ContainerSummary& info) {
+  std::vector<std::string> ports;
+  for (const auto& port : info.ports()) {
+    if (port.host_port() == 0) continue;
+    ports.push_back(absl::StrCat(port.host_ip().empty() ? "0.0.0.0" : port.host_ip(), ":",
+                                 port.host_port(), "->", port.container_port(), "/",
+                                 port.protocol()));
+  }
+  return ports.empty() ? "-" : absl::StrJoin(ports, ", ");
+}
+
 absl::StatusOr<int> Ps(Context& ctx) {
   auto json = WantJson(ctx.args);
   if (!json.ok()) return json.status();
@@ -73,7 +85,7 @@ absl::StatusOr<int> Ps(Context& ctx) {
     Out(out.dump() + "\n");
     return 0;
   }
-  Table table({"NAME", "IMAGE", "STATE", "UPTIME", "CPU %", "MEMORY"});
+  Table table({"NAME", "IMAGE", "STATE", "UPTIME", "CPU %", "MEMORY", "PORTS"});
   for (const auto& c : *containers) {
     const std::string name = ContainerName(c.id());
     const bool running = c.state().phase() == pb::CONTAINER_PHASE_RUNNING;
@@ -81,7 +93,7 @@ absl::StatusOr<int> Ps(Context& ctx) {
     table.AddRow({name, c.image(), StateText(c.state()),
                   running && c.has_started_at() ? HumanDuration(now - ToTime(c.started_at())) : "-",
                   running ? CpuText(cpu(name)) : "-",
-                  stats != second.end() ? MemoryText(stats->second) : "-"});
+                  stats != second.end() ? MemoryText(stats->second) : "-", PortsText(c)});
   }
   Out(table.ToString());
   return 0;

@@ -182,7 +182,23 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::ListContainers(
     if (!filter.ok()) return filter.status();
     auto records = ctx_.containers->ListContainers(*filter);
     if (!records.ok()) return records.status();
-    for (const auto& r : *records) *response->add_containers() = proto::ToSummary(r);
+    for (const auto& r : *records) {
+      pb::ContainerSummary* summary = response->add_containers();
+      *summary = proto::ToSummary(r);
+      // Published ports and the address, as `ps` shows them; a container removed
+      // meanwhile just has none.
+      if (auto details = ctx_.containers->InspectDetailed(r.id); details.ok()) {
+        for (const auto& port : details->ports) {
+          if (port.host_port == 0) continue;
+          auto* out = summary->add_ports();
+          out->set_container_port(port.container_port);
+          out->set_host_port(port.host_port);
+          out->set_protocol(port.protocol);
+          out->set_host_ip(port.host_ip);
+        }
+        if (details->ipv4) summary->set_ipv4(*details->ipv4);
+      }
+    }
     return absl::OkStatus();
   });
 }

@@ -12,6 +12,7 @@
 #include "base/process.h"
 #include "cli_runner.h"
 #include "support/agent_process.h"
+#include "support/test_netns.h"
 #include "support/test_support.h"
 
 namespace zlayer::testing {
@@ -92,10 +93,16 @@ TEST_CASE("zlayerctl runs real containers on the OCI backend", "[integration][cl
     return;
   }
   std::unique_ptr<AgentProcess> agent;
+  // The agent, its bridge and its port rules live in a namespace of the test's own.
+  std::unique_ptr<TestNetns> netns;
+  auto config_dir = MakeTempDir("zt-clinet-");
   try {
+    netns = std::make_unique<TestNetns>();
     AgentOptions options;
     options.backend = "oci";
-    options.extra_args = {"--runtime", "runc"};
+    options.extra_args = {"--runtime", "runc", "--config",
+                          NetworkAgentConfig(config_dir.path(), "10.75.0.0/24")};
+    options.netns = netns->path();
     agent = std::make_unique<AgentProcess>(options);
   } catch (const std::exception& e) {
     WARN("skipped: zlayer-agentd --backend oci does not start here: " << e.what());
@@ -127,6 +134,28 @@ TEST_CASE("zlayerctl runs real containers on the OCI backend", "[integration][cl
   CHECK(r.out == "inside\n");
   r = cli.Run({"ps"});
   CHECK(absl::StrContains(r.out, "sleeper-rep-1"));
+  CHECK(absl::StrContains(r.out, "PORTS"));
+
+  // A published port: in ps, in inspect, and reachable on the agent's loopback.
+  r = cli.Run({"run", "-d", "-q", "--pull", "never", "--name", "webby", "-p", "18181:80",
+               "busybox:latest", "sh", "-c",
+               "mkdir -p /www && echo served-by-webby > /www/index.html && exec httpd -f -p 80 -h /www"});
+  REQUIRE(r.code == 0);
+  r = cli.Run({"ps"});
+  CHECK(absl::StrContains(r.out, "0.0.0.0:18181->80/tcp"));
+  r = cli.Run({"inspect", "webby"});
+  CHECK(absl::StrContains(r.out, "10.75.0."));
+  CHECK(absl::StrContains(r.out, "18181->80/tcp"));
+  std::string page;
+  for (int attempt = 0; attempt < 50 && !absl::StrContains(page, "served-by-webby"); ++attempt) {
+    page = netns->Get("127.0.0.1", 18181);
+    if (page.empty()) ::usleep(100'000);
+  }
+  CHECK(absl::StrContains(page, "served-by-webby"));
+  r = cli.Run({"run", "-q", "--pull", "never", "--network", "none", "--rm", "busybox:latest",
+               "sh", "-c", "ip -o link | grep -c eth0"});
+  CHECK(r.out == "0\n");
+  CHECK(cli.Run({"rm", "-f", "webby"}).code == 0);
   r = cli.Run({"stats", "--no-stream", "sleeper"});
   CHECK(r.code == 0);
   // sleep runs as the container's PID 1, which ignores SIGTERM: only SIGKILL ends it.

@@ -8,7 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/fs_util.h"
-#include "net_fixture.h"
+#include "support/test_netns.h"
 #include "oci_env.h"
 #include "support/test_support.h"
 
@@ -115,6 +115,13 @@ TEST_CASE("200 container rounds with the agent killed 10 times leak nothing",
     endpoint->set_protocol(pb::ENDPOINT_PROTOCOL_TCP);
     const auto id = env.Create("round", static_cast<uint32_t>(round + 1), spec);
     env.Start(id);
+    if (round == 0) {
+      // The counters see a live container's share, so zero at the end means released.
+      CHECK(CountLeases(leases) == 1);
+      CHECK(netns.CountVeths() == 1);
+      CHECK(netns.CountContainerRules() > 0);
+      CHECK(CountFiles(env.root() + "/run/netns") == 1);
+    }
     if (round % kCrashEvery == kCrashEvery - 1) {
       // A crash with a container running: the next agent re-adopts its network.
       env.RestartAgent(/*crash=*/true);

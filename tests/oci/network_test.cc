@@ -5,7 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "net_fixture.h"
+#include "support/test_netns.h"
 #include "oci_env.h"
 #include "support/test_support.h"
 

@@ -1,4 +1,4 @@
-#include "net_fixture.h"
+#include "support/test_netns.h"
 
 #include <filesystem>
 #include <stdexcept>
