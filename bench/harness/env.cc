@@ -243,7 +243,10 @@ absl::Status BenchEnv::StartAgent(const EnvOptions& options) {
                 "--data-dir", agent_data_,
                 "--run-dir", sock_->path() + "/agent-run",
                 "--cgroup-parent", cgroup_parent_,
-                "--runtime", runc_path_};
+                "--runtime", runc_path_,
+                // The rows compare with runc and ctr runs that have no CNI network
+                // either; and a bench must not make bridges in the host namespace.
+                "--network", "none"};
   spawn.env = {kPath};
   spawn.stdout_fd = log.get();
   spawn.stderr_fd = log.get();

@@ -248,6 +248,29 @@ runtime_checks() {
 runtime_checks crun
 
 # --------------------------------------------------------------------------------------
+# Networking on the default bridge (CNI from containernetworking-plugins): two
+# containers of one deployment reach each other by service name, and a published port
+# answers on the guest's loopback.
+http_get() { zc exec "$1" -- sh -c "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 $2"; }
+zc run -d -q --pull never --deployment $DEPLOYMENT --name netweb -p 18080:80 $IMAGE sh -c \
+  'mkdir -p /www && echo served-in-guest > /www/index.html && exec httpd -f -p 80 -h /www' \
+  > /dev/null || bad "network: start the web container"
+zc run -d -q --pull never --deployment $DEPLOYMENT --name netclient $IMAGE sleep 3600 \
+  > /dev/null || bad "network: start the client container"
+webip=$(info netweb .ipv4)
+check "network: the web container has an address on the default bridge ($webip)" \
+  sh -c "echo '$webip' | grep -q '^10\.89\.0\.'"
+served_by() { http_get netclient "$1" 2>/dev/null | grep -q served-in-guest; }
+check "network: the client reaches the web container by IP" wait_until 30 served_by "$webip 80"
+check "network: the client reaches it by service name (/etc/hosts)" served_by "netweb 80"
+host_served() { printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 busybox nc -w 3 127.0.0.1 18080 2>/dev/null | grep -q served-in-guest; }
+check "network: the published port answers on the guest's 127.0.0.1:18080" wait_until 30 host_served
+check "network: ps shows the published port" sh -c "zlayerctl ps | grep -q '0.0.0.0:18080->80/tcp'"
+zc rm -f netweb netclient > /dev/null || bad "network: remove the containers"
+check "network: removal leaves no veth" sh -c "! ip -o link show type veth | grep -q ."
+check "network: removal leaves no netns file" sh -c "! ls /run/zlayer/netns/* 2>/dev/null | grep -q ."
+
+# --------------------------------------------------------------------------------------
 section "journald: structured fields on container events"
 jcount() { journalctl -u zlayer-agentd -o json --no-pager | jq -s "[.[] | select($1)] | length"; }
 check "agent lines reach the journal natively (_TRANSPORT=journal, SYSLOG_IDENTIFIER=zlayer-agentd)" \
