@@ -1,7 +1,5 @@
 #include "agentd/config.h"
 
-#include "core/types.h"
-
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,6 +15,7 @@
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "core/errors.h"
+#include "core/types.h"
 
 namespace zlayer::agentd {
 namespace {
@@ -260,13 +259,16 @@ std::vector<std::string> RestartRequiredChanges(const AgentConfig& before, const
       {"registries.ca_file", old_backend.registries.ca_file != new_backend.registries.ca_file},
       {"registries.credentials_file",
        old_backend.registries.credentials_file != new_backend.registries.credentials_file},
-      {"registries.max_parallel_downloads",
-       old_backend.registries.max_parallel_downloads != new_backend.registries.max_parallel_downloads},
-      {"registries.max_layer_size", old_backend.registries.max_layer_bytes != new_backend.registries.max_layer_bytes},
-      {"network.cni_config_dir", old_backend.network.cni_config_dir != new_backend.network.cni_config_dir},
+      {"registries.max_parallel_downloads", old_backend.registries.max_parallel_downloads !=
+                                                new_backend.registries.max_parallel_downloads},
+      {"registries.max_layer_size",
+       old_backend.registries.max_layer_bytes != new_backend.registries.max_layer_bytes},
+      {"network.cni_config_dir",
+       old_backend.network.cni_config_dir != new_backend.network.cni_config_dir},
       {"network.cni_plugin_dirs",
        old_backend.network.cni_plugin_dirs != new_backend.network.cni_plugin_dirs},
-      {"network.default", old_backend.network.default_network != new_backend.network.default_network},
+      {"network.default",
+       old_backend.network.default_network != new_backend.network.default_network},
       {"network.bridge", old_backend.network.default_bridge != new_backend.network.default_bridge},
       {"network.subnet", old_backend.network.default_subnet != new_backend.network.default_subnet},
       {"network.masquerade",
@@ -277,11 +279,13 @@ std::vector<std::string> RestartRequiredChanges(const AgentConfig& before, const
       {"limits.log_max_size", old_backend.log_max_bytes != new_backend.log_max_bytes},
       {"limits.log_max_files", old_backend.log_max_files != new_backend.log_max_files},
       {"limits.exec_max_output", old_backend.exec_max_output != new_backend.exec_max_output},
-      {"container_auth", old_backend.container_auth.enabled != new_backend.container_auth.enabled ||
-                             old_backend.container_auth.api_url != new_backend.container_auth.api_url ||
-                             old_backend.container_auth.jwt_secret_file != new_backend.container_auth.jwt_secret_file ||
-                             old_backend.container_auth.socket_path != new_backend.container_auth.socket_path ||
-                             old_backend.container_auth.token_ttl != new_backend.container_auth.token_ttl},
+      {"container_auth",
+       old_backend.container_auth.enabled != new_backend.container_auth.enabled ||
+           old_backend.container_auth.api_url != new_backend.container_auth.api_url ||
+           old_backend.container_auth.jwt_secret_file !=
+               new_backend.container_auth.jwt_secret_file ||
+           old_backend.container_auth.socket_path != new_backend.container_auth.socket_path ||
+           old_backend.container_auth.token_ttl != new_backend.container_auth.token_ttl},
   };
   std::vector<std::string> changed;
   for (const auto& [name, differs] : fields) {

@@ -122,18 +122,22 @@ class ConfigReader {
                 {"network",
                  [&](const YAML::Node& n, const std::string& p) {
                    auto& net = backend.network;
-                   ReadMap(n, p,
-                           {{"default", Checked(&net.default_network,
-                                                [](absl::string_view v) {
-                                                  return core::ValidateNetworkName(v).ok()
-                                                             ? std::string()
-                                                             : std::string("expected bridge, none, host or a network's name");
-                                                })},
-                            {"cni_config_dir", AbsolutePath(&net.cni_config_dir)},
-                            {"cni_plugin_dirs", StringList(&net.cni_plugin_dirs, CheckAbsolutePath)},
-                            {"bridge", Checked(&net.default_bridge, CheckInterfaceName)},
-                            {"subnet", Checked(&net.default_subnet, CheckIpv4Subnet)},
-                            {"masquerade", Bool(&net.default_masquerade)}});
+                   ReadMap(
+                       n, p,
+                       {{"default",
+                         Checked(
+                             &net.default_network,
+                             [](absl::string_view v) {
+                               return core::ValidateNetworkName(v).ok()
+                                          ? std::string()
+                                          : std::string(
+                                                "expected bridge, none, host or a network's name");
+                             })},
+                        {"cni_config_dir", AbsolutePath(&net.cni_config_dir)},
+                        {"cni_plugin_dirs", StringList(&net.cni_plugin_dirs, CheckAbsolutePath)},
+                        {"bridge", Checked(&net.default_bridge, CheckInterfaceName)},
+                        {"subnet", Checked(&net.default_subnet, CheckIpv4Subnet)},
+                        {"masquerade", Bool(&net.default_masquerade)}});
                  }},
                 {"container_auth",
                  [&](const YAML::Node& n, const std::string& p) { ReadContainerAuth(n, p); }},

@@ -49,7 +49,7 @@ absl::Status ParseAssignments(const std::vector<std::string>& items, absl::strin
 absl::StatusOr<core::EndpointSpec> ParsePublish(const std::string& item) {
   const auto bad = [&] {
     return Bad("-p/--publish", absl::StrCat("'", item, "': expected [HOST:]CONTAINER[/tcp|/udp], ",
-                                           "ports from 1 to 65535"));
+                                            "ports from 1 to 65535"));
   };
   std::string text = item;
   core::EndpointSpec endpoint;
@@ -91,8 +91,8 @@ absl::StatusOr<core::ServiceSpec> SpecFromFlags(const ParsedArgs& args) {
   spec.hostname = args.ValueOr("hostname", "");
   if (auto network = args.Value("network")) {
     if (!core::ValidateNetworkName(*network).ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--network '", *network, "': expected bridge, none, host or a network's name"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--network '", *network, "': expected bridge, none, host or a network's name"));
     }
     spec.network = *network;
   }
@@ -278,8 +278,9 @@ absl::StatusOr<int> Rm(Context& ctx) {
 
 std::vector<OptionSpec> CreateOptions() {
   return {
-      {"name", 0, "NAME", "container name: SERVICE-rep-N, or SERVICE for replica 1 "
-                          "(default: the image's name and the next free replica)"},
+      {"name", 0, "NAME",
+       "container name: SERVICE-rep-N, or SERVICE for replica 1 "
+       "(default: the image's name and the next free replica)"},
       {"env", 'e', "KEY=VALUE", "set an environment variable (KEY alone copies ours)", true},
       {"label", 'l', "KEY=VALUE", "set a label", true},
       {"workdir", 'w', "DIR", "working directory inside the container"},

@@ -24,8 +24,7 @@ absl::StatusOr<ConfigList> ParseFile(const std::string& path) {
   ConfigList list;
   list.source = path;
   if (absl::EndsWith(path, ".conflist")) {
-    if (!parsed.contains("plugins") || !parsed["plugins"].is_array() ||
-        parsed["plugins"].empty()) {
+    if (!parsed.contains("plugins") || !parsed["plugins"].is_array() || parsed["plugins"].empty()) {
       return absl::InvalidArgumentError("a .conflist needs a non-empty \"plugins\" array");
     }
     list.list = std::move(parsed);
@@ -125,10 +124,10 @@ std::vector<std::string> CniConfigSet::Names() const {
 }
 
 ConfigList CniConfigSet::Loopback() {
-  return {"loopback", "the embedded loopback network",
-          {{"cniVersion", kCniVersion},
-           {"name", "loopback"},
-           {"plugins", {{{"type", "loopback"}}}}}};
+  return {
+      "loopback",
+      "the embedded loopback network",
+      {{"cniVersion", kCniVersion}, {"name", "loopback"}, {"plugins", {{{"type", "loopback"}}}}}};
 }
 
 }  // namespace zlayer::network

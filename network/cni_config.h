@@ -18,7 +18,7 @@ inline constexpr absl::string_view kDefaultNetworkName = "bridge";
 
 struct ConfigList {
   std::string name;
-  std::string source;  // the file, or "the embedded default network"
+  std::string source;   // the file, or "the embedded default network"
   nlohmann::json list;  // {"cniVersion", "name", "plugins": [...]}
 };
 

@@ -23,7 +23,8 @@ namespace {
 // Whether a process of this host (in the agent's namespace) has the port: portmap's
 // DNAT would quietly steal its traffic.
 bool HostPortFree(const std::string& protocol, uint32_t port) {
-  const int fd = ::socket(AF_INET, (protocol == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  const int fd =
+      ::socket(AF_INET, (protocol == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -37,7 +38,8 @@ bool HostPortFree(const std::string& protocol, uint32_t port) {
 // A port the kernel would hand out now (its ephemeral range), for an endpoint
 // whose wanted port is taken.
 uint32_t EphemeralPort(const std::string& protocol) {
-  const int fd = ::socket(AF_INET, (protocol == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  const int fd =
+      ::socket(AF_INET, (protocol == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
   if (fd < 0) return 0;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -45,7 +47,8 @@ uint32_t EphemeralPort(const std::string& protocol) {
   uint32_t port = 0;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
     socklen_t len = sizeof addr;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) port = ntohs(addr.sin_port);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+      port = ntohs(addr.sin_port);
   }
   ::close(fd);
   return port;
@@ -54,8 +57,8 @@ uint32_t EphemeralPort(const std::string& protocol) {
 json PortMappingsJson(const std::vector<core::PortMapping>& ports) {
   json out = json::array();
   for (const auto& p : ports) {
-    json item = {{"hostPort", p.host_port}, {"containerPort", p.container_port},
-                 {"protocol", p.protocol}};
+    json item = {
+        {"hostPort", p.host_port}, {"containerPort", p.container_port}, {"protocol", p.protocol}};
     if (!p.host_ip.empty()) item["hostIP"] = p.host_ip;
     out.push_back(std::move(item));
   }
@@ -169,9 +172,9 @@ absl::StatusOr<std::vector<core::PortMapping>> CniNetworkManager::ReservePorts(
       }
       if (key.port == 0) {
         undo();
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "no free host port for ", wanted.container_port, "/", wanted.protocol,
-            " of container ", request.container_id));
+        return absl::ResourceExhaustedError(
+            absl::StrCat("no free host port for ", wanted.container_port, "/", wanted.protocol,
+                         " of container ", request.container_id));
       }
     }
     ports_[key] = {request.container_id, request.service, request.deployment};
@@ -231,15 +234,15 @@ absl::StatusOr<Attachment> CniNetworkManager::Attach(const AttachRequest& reques
   };
 
   const ConfigList loopback = CniConfigSet::Loopback();
-  auto lo = ExecPlugin(CallFor("ADD", request, "lo", loopback.name, loopback.source,
-                               config_.cni_plugin_dirs),
-                       PluginConfig(loopback.list, loopback.list["plugins"][0], nullptr, {}));
+  auto lo = ExecPlugin(
+      CallFor("ADD", request, "lo", loopback.name, loopback.source, config_.cni_plugin_dirs),
+      PluginConfig(loopback.list, loopback.list["plugins"][0], nullptr, {}));
   if (!lo.ok()) return rollback(lo.status(), nullptr);
 
   json result = nullptr;
   for (const auto& plugin : list->list["plugins"]) {
-    auto call = CallFor("ADD", request, request.ifname, list->name, list->source,
-                        config_.cni_plugin_dirs);
+    auto call =
+        CallFor("ADD", request, request.ifname, list->name, list->source, config_.cni_plugin_dirs);
     auto added = ExecPlugin(call, PluginConfig(list->list, plugin, result, port_mappings));
     if (!added.ok()) return rollback(added.status(), result);
     result = std::move(*added);
@@ -250,9 +253,12 @@ absl::StatusOr<Attachment> CniNetworkManager::Attach(const AttachRequest& reques
   attachment.ifname = request.ifname;
   attachment.ports = *ports;
   ReadResult(result, &attachment);
-  attachment.state =
-      json{{"list", list->list}, {"source", list->source}, {"result", result}, {"ports", port_mappings}}
-          .dump();
+  attachment.state = json{
+      {"list", list->list},
+      {"source", list->source},
+      {"result", result},
+      {"ports",
+       port_mappings}}.dump();
   journal["state"] = json::parse(attachment.state);
   (void)base::WriteFileAtomic(JournalPath(request.container_id), journal.dump(), 0600);
   return attachment;
@@ -261,8 +267,8 @@ absl::StatusOr<Attachment> CniNetworkManager::Attach(const AttachRequest& reques
 absl::Status CniNetworkManager::Check(const AttachRequest& request, const Attachment& attachment) {
   auto state = json::parse(attachment.state, nullptr, false);
   if (!state.is_object()) {
-    return absl::DataLossError(absl::StrCat("network state of container ", request.container_id,
-                                            " is damaged"));
+    return absl::DataLossError(
+        absl::StrCat("network state of container ", request.container_id, " is damaged"));
   }
   const json& list = state["list"];
   for (const auto& plugin : list["plugins"]) {

@@ -9,7 +9,8 @@
 
 namespace zlayer::network {
 
-absl::StatusOr<std::string> FindPlugin(const std::string& type, const std::vector<std::string>& dirs,
+absl::StatusOr<std::string> FindPlugin(const std::string& type,
+                                       const std::vector<std::string>& dirs,
                                        const std::string& source) {
   // A type is a file name: anything with a path in it would escape the plugin dirs.
   if (type.empty() || type.find('/') != std::string::npos || type == "." || type == "..") {
@@ -44,9 +45,9 @@ absl::StatusOr<nlohmann::json> ExecPlugin(const PluginCall& call, const nlohmann
   if (!call.args.empty()) options.env.push_back("CNI_ARGS=" + call.args);
   options.stdin_data = netconf.dump();
   options.timeout = call.timeout;
-  const std::string what = absl::StrCat("CNI plugin ", type, " (", call.command, " of container ",
-                                        call.container_id, " on network ", call.network, " from ",
-                                        call.source, ")");
+  const std::string what =
+      absl::StrCat("CNI plugin ", type, " (", call.command, " of container ", call.container_id,
+                   " on network ", call.network, " from ", call.source, ")");
   auto run = base::RunCommand(options);
   if (!run.ok()) return absl::InternalError(absl::StrCat(what, ": ", run.status().message()));
 
@@ -72,8 +73,8 @@ absl::StatusOr<nlohmann::json> ExecPlugin(const PluginCall& call, const nlohmann
   if (call.command != "ADD") return nlohmann::json::object();
   auto result = nlohmann::json::parse(run->out, nullptr, false);
   if (!result.is_object()) {
-    return absl::InternalError(absl::StrCat(what, " printed a result that is not a JSON object: ",
-                                            run->out.substr(0, 200)));
+    return absl::InternalError(absl::StrCat(
+        what, " printed a result that is not a JSON object: ", run->out.substr(0, 200)));
   }
   return result;
 }

@@ -27,7 +27,8 @@ struct PluginCall {
 
 // The plugin binary `type` in the first of `dirs` that has it; INVALID_ARGUMENT
 // naming the plugin, the network's file and the directories otherwise.
-absl::StatusOr<std::string> FindPlugin(const std::string& type, const std::vector<std::string>& dirs,
+absl::StatusOr<std::string> FindPlugin(const std::string& type,
+                                       const std::vector<std::string>& dirs,
                                        const std::string& source);
 
 // Runs the plugin with `netconf` on stdin. ADD returns the result object; CHECK

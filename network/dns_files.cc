@@ -82,8 +82,7 @@ std::string HostsTable::Render(const Entry& entry) const {
 }
 
 std::string HostsTable::RenderLocked(const Entry& entry) const {
-  std::string out =
-      "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+  std::string out = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
   if (entry.ipv4) {
     absl::StrAppend(&out, *entry.ipv4, "\t", entry.name, " ", entry.service, "\n");
   } else {

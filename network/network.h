@@ -51,8 +51,8 @@ struct AttachRequest {
   // first gets it and the others a free one. Anyone else asking is refused.
   std::string service;
   std::string deployment;
-  std::string network;       // a kNetwork name
-  std::string netns_path;    // the namespace to attach, already created
+  std::string network;     // a kNetwork name
+  std::string netns_path;  // the namespace to attach, already created
   std::string ifname = "eth0";
   std::vector<PortRequest> ports;
   // Extra CNI_ARGS ("K=V;..."), e.g. IgnoreUnknown=1.

@@ -237,13 +237,9 @@ absl::Status BenchEnv::StartAgent(const EnvOptions& options) {
                             O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   base::SpawnOptions spawn;
   // Operator defaults except where this run keeps its files and containers.
-  spawn.argv = {options.agentd_bin,
-                "--backend", "oci",
-                "--socket", agent_socket_,
-                "--data-dir", agent_data_,
-                "--run-dir", sock_->path() + "/agent-run",
-                "--cgroup-parent", cgroup_parent_,
-                "--runtime", runc_path_,
+  spawn.argv = {options.agentd_bin, "--backend", "oci", "--socket", agent_socket_, "--data-dir",
+                agent_data_, "--run-dir", sock_->path() + "/agent-run", "--cgroup-parent",
+                cgroup_parent_, "--runtime", runc_path_,
                 // The rows compare with runc and ctr runs that have no CNI network
                 // either; and a bench must not make bridges in the host namespace.
                 "--network", "none"};

@@ -206,7 +206,8 @@ absl::StatusOr<ContainerRecordFile> ReadRecord(const std::string& path) {
       auto started = base::ParseRfc3339(j["started_at"].get<std::string>());
       if (started.ok()) r.started_at = *started;
     }
-    if (j.contains("network") && j["network"].is_object()) r.network_attachment = j["network"].dump();
+    if (j.contains("network") && j["network"].is_object())
+      r.network_attachment = j["network"].dump();
     return r;
   } catch (const json::exception& e) {
     return core::InvalidSpec(absl::StrCat(path, ": ", e.what()));

@@ -15,8 +15,8 @@
 #include "base/process.h"
 #include "base/time_util.h"
 #include "core/errors.h"
-#include "runtimes/backend_registry.h"
 #include "network/cni_manager.h"
+#include "runtimes/backend_registry.h"
 #include "runtimes/oci/oci_container.h"
 
 namespace zlayer::oci {
@@ -256,9 +256,9 @@ absl::StatusOr<core::ContainerInspectDetails> OciBackend::InspectDetailed(const 
   if (container.attachment) {
     details.ports = container.attachment->ports;
     details.ipv4 = container.attachment->ipv4;
-    details.networks.push_back(
-        {container.attachment->network, {container.id.service, container.name},
-         container.attachment->ipv4});
+    details.networks.push_back({container.attachment->network,
+                                {container.id.service, container.name},
+                                container.attachment->ipv4});
   } else {
     // Not published (network none or host, or not attached now): what the spec asks.
     for (const auto& endpoint : container.record.spec.endpoints) {

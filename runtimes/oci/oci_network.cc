@@ -100,7 +100,8 @@ absl::Status OciBackend::AttachNetwork(Container& container) {
   auto log = base::Logger("oci");
   if (!network::IsNetns(request.netns_path)) {
     if (auto status = network::CreateNetns(request.netns_path); !status.ok()) {
-      return core::Annotate(status, absl::StrCat("network namespace of container ", container.name));
+      return core::Annotate(status,
+                            absl::StrCat("network namespace of container ", container.name));
     }
   }
   auto attachment = network_->Attach(request);
@@ -136,8 +137,7 @@ void OciBackend::DetachNetwork(Container& container) {
     record = container.record;
   }
   if (!request || !attachment) return;
-  const std::string hostname =
-      record.spec.hostname.empty() ? container.name : record.spec.hostname;
+  const std::string hostname = record.spec.hostname.empty() ? container.name : record.spec.hostname;
   hosts_.Remove(hostname);
   if (auto status = network_->Detach(*request, *attachment); !status.ok()) {
     // The journal keeps it; the next recovery tries again.
@@ -151,8 +151,8 @@ void OciBackend::DetachNetwork(Container& container) {
 }
 
 void OciBackend::AdoptNetwork(Container& container) {
-  auto mode = network::ParseNetworkMode(container.record.spec.network,
-                                        config_.network.default_network);
+  auto mode =
+      network::ParseNetworkMode(container.record.spec.network, config_.network.default_network);
   if (mode.ok()) container.network_mode = *mode;
   if (container.record.network_attachment.empty()) return;
   network::AttachRequest request;

@@ -137,9 +137,10 @@ TEST_CASE("zlayerctl runs real containers on the OCI backend", "[integration][cl
   CHECK(absl::StrContains(r.out, "PORTS"));
 
   // A published port: in ps, in inspect, and reachable on the agent's loopback.
-  r = cli.Run({"run", "-d", "-q", "--pull", "never", "--name", "webby", "-p", "18181:80",
-               "busybox:latest", "sh", "-c",
-               "mkdir -p /www && echo served-by-webby > /www/index.html && exec httpd -f -p 80 -h /www"});
+  r = cli.Run(
+      {"run", "-d", "-q", "--pull", "never", "--name", "webby", "-p", "18181:80", "busybox:latest",
+       "sh", "-c",
+       "mkdir -p /www && echo served-by-webby > /www/index.html && exec httpd -f -p 80 -h /www"});
   REQUIRE(r.code == 0);
   r = cli.Run({"ps"});
   CHECK(absl::StrContains(r.out, "0.0.0.0:18181->80/tcp"));
@@ -152,8 +153,8 @@ TEST_CASE("zlayerctl runs real containers on the OCI backend", "[integration][cl
     if (page.empty()) ::usleep(100'000);
   }
   CHECK(absl::StrContains(page, "served-by-webby"));
-  r = cli.Run({"run", "-q", "--pull", "never", "--network", "none", "--rm", "busybox:latest",
-               "sh", "-c", "ip -o link | grep -c eth0"});
+  r = cli.Run({"run", "-q", "--pull", "never", "--network", "none", "--rm", "busybox:latest", "sh",
+               "-c", "ip -o link | grep -c eth0"});
   CHECK(r.out == "0\n");
   CHECK(cli.Run({"rm", "-f", "webby"}).code == 0);
   r = cli.Run({"stats", "--no-stream", "sleeper"});

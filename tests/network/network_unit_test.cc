@@ -71,7 +71,8 @@ TEST_CASE("a broken config file is named by the lookups it could have answered",
   Write(dir.path() + "/05-broken.conflist", R"({"name": "half)");
   Write(dir.path() + "/10-ok.conflist",
         R"({"cniVersion":"1.0.0","name":"ok","plugins":[{"type":"bridge"}]})");
-  Write(dir.path() + "/20-noplugins.conflist", R"({"cniVersion":"1.0.0","name":"empty","plugins":[]})");
+  Write(dir.path() + "/20-noplugins.conflist",
+        R"({"cniVersion":"1.0.0","name":"empty","plugins":[]})");
   auto set = CniConfigSet::Load(ConfigIn(dir.path()));
   // The broken file sorts first: it was meant to be the default.
   auto fallback = set.Find("bridge");
@@ -106,10 +107,9 @@ TEST_CASE("a container's resolv.conf has no loopback resolver", "[network]") {
 TEST_CASE("hosts files list the peers of one deployment on one network", "[network]") {
   auto dir = testing::MakeTempDir();
   network::HostsTable table;
-  auto entry = [&](std::string name, std::string service, std::string deployment,
-                   std::string ip) {
-    return network::HostsTable::Entry{name, service, deployment, "bridge", ip,
-                                      dir.path() + "/" + name};
+  auto entry = [&](std::string name, std::string service, std::string deployment, std::string ip) {
+    return network::HostsTable::Entry{name,     service, deployment,
+                                      "bridge", ip,      dir.path() + "/" + name};
   };
   REQUIRE(table.Set(entry("web-rep-1", "web", "shop", "10.89.0.2")).ok());
   struct stat before;
@@ -168,6 +168,5 @@ TEST_CASE("network modes: none, host, or a network's name", "[network]") {
   CHECK(network::ParseNetworkMode("none")->kind == network::NetworkMode::Kind::kNone);
   CHECK(network::ParseNetworkMode("host")->kind == network::NetworkMode::Kind::kHost);
   CHECK(network::ParseNetworkMode("backend")->name == "backend");
-  CHECK(network::ParseNetworkMode("../etc").status().code() ==
-        absl::StatusCode::kInvalidArgument);
+  CHECK(network::ParseNetworkMode("../etc").status().code() == absl::StatusCode::kInvalidArgument);
 }

@@ -2,14 +2,13 @@
 // the file and plugin named and nothing left allocated, and a long run of container
 // rounds with the agent killed in between leaks no address, veth, rule or namespace.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/fs_util.h"
-#include "support/test_netns.h"
 #include "oci_env.h"
+#include "support/test_netns.h"
 #include "support/test_support.h"
 
 using namespace zlayer::testing;
@@ -51,14 +50,15 @@ TEST_CASE("broken network configs fail CreateContainer, naming the file and the 
   WriteConfig(cni_dir + "/10-small.conflist", R"({"cniVersion": "1.0.0", "name": "small",
     "plugins": [{"type": "bridge", "bridge": "zts0", "isGateway": true,
                  "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.78.0.0/30"}]],
-                          "dataDir": ")" + dir.path() + R"(/leases"}},
+                          "dataDir": ")" + dir.path() +
+                                                  R"(/leases"}},
                 {"type": "portmap", "capabilities": {"portMappings": true}}]})");
   WriteConfig(cni_dir + "/20-missing.conflist", R"({"cniVersion": "1.0.0", "name": "missing",
     "plugins": [{"type": "no-such-plugin"}]})");
   WriteConfig(cni_dir + "/30-broken.conflist", R"({"cniVersion": "1.0.0", "name": )");
-  OciEnv env({"--config", NetworkAgentConfig(dir.path(), "10.79.0.0/24", cni_dir), "--network",
-              "bridge"},
-             netns.path());
+  OciEnv env(
+      {"--config", NetworkAgentConfig(dir.path(), "10.79.0.0/24", cni_dir), "--network", "bridge"},
+      netns.path());
 
   auto spec = env.Shell("exec sleep 300");
   // Bad JSON: a network that could be in the broken file names it.

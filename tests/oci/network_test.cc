@@ -5,8 +5,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "support/test_netns.h"
 #include "oci_env.h"
+#include "support/test_netns.h"
 #include "support/test_support.h"
 
 using namespace zlayer::testing;
@@ -26,7 +26,8 @@ bool CanRunNetworkTests() {
   for (const char* tool : {"/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/portmap",
                            "/usr/lib/cni/loopback", "/usr/sbin/iptables", "/usr/bin/nsenter"}) {
     if (::access(tool, X_OK) != 0) {
-      if (IsCi()) FAIL("networking tests need " << tool << " (containernetworking-plugins, iptables)");
+      if (IsCi())
+        FAIL("networking tests need " << tool << " (containernetworking-plugins, iptables)");
       WARN("skipped: " << tool << " is missing");
       return false;
     }
@@ -60,8 +61,7 @@ std::string ExecOut(OciEnv& env, const pb::ContainerId& id, const std::vector<st
 // An HTTP GET from inside a container to "HOST PORT". busybox nc rather than its
 // wget, which crashes in the static Debian build; nc resolves through /etc/hosts.
 std::string HttpGet(OciEnv& env, const pb::ContainerId& id, const std::string& target) {
-  return ExecOut(env, id, {"sh", "-c",
-                           "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 " + target});
+  return ExecOut(env, id, {"sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 " + target});
 }
 
 // Retries a probe while a server inside a fresh container comes up.
@@ -157,20 +157,18 @@ TEST_CASE("a published endpoint is reachable on the host's loopback and at the b
   pb::GetContainerPortOverrideRequest override_request;
   *override_request.mutable_id() = second;
   pb::GetContainerPortOverrideResponse override_response;
-  REQUIRE(env.stub()
-              .GetContainerPortOverride(Ctx().get(), override_request, &override_response)
-              .ok());
+  REQUIRE(
+      env.stub().GetContainerPortOverride(Ctx().get(), override_request, &override_response).ok());
   REQUIRE(override_response.has_port());
   CHECK(override_response.port() != 18080);
   CHECK(env.Inspect(second).ports(0).host_port() == override_response.port());
-  CHECK(absl::StrContains(Eventually([&] {
-    return net.netns.Get("127.0.0.1", override_response.port());
-  }), "published"));
+  CHECK(absl::StrContains(
+      Eventually([&] { return net.netns.Get("127.0.0.1", override_response.port()); }),
+      "published"));
   *override_request.mutable_id() = first;
   override_response.Clear();
-  REQUIRE(env.stub()
-              .GetContainerPortOverride(Ctx().get(), override_request, &override_response)
-              .ok());
+  REQUIRE(
+      env.stub().GetContainerPortOverride(Ctx().get(), override_request, &override_response).ok());
   CHECK_FALSE(override_response.has_port());
 
   // Another service asking for the same host port is refused, naming the holder.

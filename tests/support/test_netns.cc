@@ -47,8 +47,9 @@ std::string TestNetns::Run(const std::vector<std::string>& argv, int timeout_sec
 
 std::string TestNetns::Get(const std::string& host, uint32_t port) const {
   base::RunOptions options;
-  options.argv = {"/usr/bin/nsenter", "--net=" + path_, "--", "/bin/busybox", "nc", "-w", "3",
-                  host, std::to_string(port)};
+  options.argv = {
+      "/usr/bin/nsenter",  "--net=" + path_, "--", "/bin/busybox", "nc", "-w", "3", host,
+      std::to_string(port)};
   options.stdin_data = "GET / HTTP/1.0\r\n\r\n";
   options.timeout = absl::Seconds(10);
   auto run = base::RunCommand(options);
@@ -90,9 +91,9 @@ std::string NetworkAgentConfig(const std::string& dir, const std::string& subnet
   const std::string config_dir = cni_dir.empty() ? dir + "/no-cni-configs" : cni_dir;
   std::filesystem::create_directories(config_dir);
   const std::string path = dir + "/agentd.yaml";
-  const std::string text = absl::StrCat(
-      "network:\n  default: bridge\n  cni_config_dir: ", config_dir,
-      "\n  bridge: zt0\n  subnet: ", subnet, "\n  masquerade: false\n");
+  const std::string text =
+      absl::StrCat("network:\n  default: bridge\n  cni_config_dir: ", config_dir,
+                   "\n  bridge: zt0\n  subnet: ", subnet, "\n  masquerade: false\n");
   if (!base::WriteFileAtomic(path, text, 0644).ok()) throw std::runtime_error("write " + path);
   return path;
 }
