@@ -15,21 +15,26 @@ absl::StatusOr<NetworkMode> ParseNetworkMode(absl::string_view text, absl::strin
   return NetworkMode{NetworkMode::Kind::kNetwork, std::string(name)};
 }
 
+namespace {
+
+// PortRequest and core::PortMapping carry the same four fields.
+template <typename Port>
+nlohmann::json PortsJson(const std::vector<Port>& ports) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& p : ports) {
+    out.push_back({{"container_port", p.container_port},
+                   {"host_port", p.host_port},
+                   {"protocol", p.protocol},
+                   {"host_ip", p.host_ip}});
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string AttachmentToJson(const AttachRequest& request, const Attachment& attachment) {
-  nlohmann::json ports = nlohmann::json::array();
-  for (const auto& p : attachment.ports) {
-    ports.push_back({{"container_port", p.container_port},
-                     {"host_port", p.host_port},
-                     {"protocol", p.protocol},
-                     {"host_ip", p.host_ip}});
-  }
-  nlohmann::json wanted = nlohmann::json::array();
-  for (const auto& p : request.ports) {
-    wanted.push_back({{"container_port", p.container_port},
-                      {"host_port", p.host_port},
-                      {"protocol", p.protocol},
-                      {"host_ip", p.host_ip}});
-  }
+  const nlohmann::json ports = PortsJson(attachment.ports);
+  const nlohmann::json wanted = PortsJson(request.ports);
   nlohmann::json out = {
       {"container_id", request.container_id},
       {"service", request.service},
