@@ -276,12 +276,40 @@ absl::Status BenchEnv::PrepareRunc() {
   // container: created (not started) once, read, removed.
   const auto id = Id("bench-template", 0);
   if (auto s = bench::Create(*stub_, id, Spec(image_, {"/bin/true"})); !s.ok()) return s;
-  auto text = base::ReadFile(agent_data_ + "/containers/bench-template-rep-0/config.json");
-  (void)Remove(*stub_, id);
-  if (!text.ok()) return text.status();
+  const std::string container_dir = agent_data_ + "/containers/bench-template-rep-0";
+  auto text = base::ReadFile(container_dir + "/config.json");
+  if (!text.ok()) {
+    (void)Remove(*stub_, id);
+    return text.status();
+  }
   runc_template_ = nlohmann::json::parse(*text, nullptr, false);
-  if (runc_template_.is_discarded()) return absl::InternalError("agent config.json unreadable");
-  return absl::OkStatus();
+  if (runc_template_.is_discarded()) {
+    (void)Remove(*stub_, id);
+    return absl::InternalError("agent config.json unreadable");
+  }
+  // The agent bind-mounts files it keeps in the container's directory (hosts,
+  // resolv.conf, hostname); that directory goes with RemoveContainer, so raw runc
+  // gets copies of its own, the same bytes.
+  const std::string etc_copy = data_->path() + "/runc/etc";
+  if (auto s = base::MakeDirs(etc_copy); !s.ok()) return s;
+  absl::Status copied = absl::OkStatus();
+  for (auto& mount : runc_template_["mounts"]) {
+    const std::string source = mount.value("source", "");
+    if (!absl::StartsWith(source, container_dir + "/")) continue;
+    auto bytes = base::ReadFile(source);
+    const std::string target = etc_copy + source.substr(source.rfind('/'));
+    if (!bytes.ok()) {
+      copied = bytes.status();
+      break;
+    }
+    if (auto s = base::WriteFileAtomic(target, *bytes, 0644, false); !s.ok()) {
+      copied = s;
+      break;
+    }
+    mount["source"] = target;
+  }
+  (void)Remove(*stub_, id);
+  return copied;
 }
 
 absl::StatusOr<std::string> BenchEnv::MakeRuncBundle(const std::string& name,
