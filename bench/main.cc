@@ -24,7 +24,8 @@ namespace zb = zlayer::bench;
 namespace {
 
 const char* kUsage = R"(usage: zlayer_bench [options]
-  --cases LIST          comma-separated, from: grpc,memory,run,exec,streams,pull (default all)
+  --cases LIST          comma-separated, from: grpc,memory,run,network,exec,streams,pull
+                        (default all)
   --smoke               tiny counts for CI: proves the suite runs, measures nothing
   --warmup N            untimed runs per contender before the timed rounds (default 3)
   --iterations N        timed rounds, contenders alternating (default 30)
@@ -88,7 +89,7 @@ int main(int argc, char** argv) {
   zb::CaseOptions o;
   zb::EnvOptions env_options;
   env_options.agentd_bin = ZLAYER_AGENTD_BIN;
-  std::vector<std::string> cases = {"grpc", "memory", "run", "exec", "streams", "pull"};
+  std::vector<std::string> cases = {"grpc", "memory", "run", "network", "exec", "streams", "pull"};
   std::string json_path, table_path, md_path, label;
   bool smoke = false;
   char self[4096];
@@ -197,7 +198,8 @@ int main(int argc, char** argv) {
 
   const std::map<std::string, absl::Status (*)(zb::BenchEnv&, const zb::CaseOptions&, zb::Report&)>
       table = {{"grpc", zb::GrpcFloorCase},  {"memory", zb::PopulationCase},
-               {"run", zb::RunToCompletionCase}, {"exec", zb::ExecCase},
+               {"run", zb::RunToCompletionCase}, {"network", zb::NetworkCase},
+               {"exec", zb::ExecCase},
                {"streams", zb::StreamsCase}, {"pull", zb::PullCase}};
   bool failed = false;
   for (const auto& c : cases) {

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 
-CASES = ["grpc", "memory", "stats", "run", "exec", "streams", "pull"]
+CASES = ["grpc", "memory", "stats", "run", "network", "exec", "streams", "pull"]
 # Under ctest's TIMEOUT (600 s): a wedged run gets SIGTERM (it tears down and
 # exits), then SIGKILL; then this script removes what the run left (from the
 # footprint zlayer_bench writes at start) and the test fails.

@@ -123,11 +123,4 @@ std::vector<std::string> CniConfigSet::Names() const {
   return names;
 }
 
-ConfigList CniConfigSet::Loopback() {
-  return {
-      "loopback",
-      "the embedded loopback network",
-      {{"cniVersion", kCniVersion}, {"name", "loopback"}, {"plugins", {{{"type", "loopback"}}}}}};
-}
-
 }  // namespace zlayer::network

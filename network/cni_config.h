@@ -33,9 +33,6 @@ class CniConfigSet {
   absl::StatusOr<ConfigList> Find(absl::string_view name) const;
   std::vector<std::string> Names() const;
 
-  // The loopback network, run on "lo" of every namespace the agent makes.
-  static ConfigList Loopback();
-
  private:
   std::vector<ConfigList> lists_;
   std::vector<std::string> broken_;  // "<file>: <why>"

@@ -9,7 +9,7 @@
 
 namespace zlayer::network {
 
-// Creates a fresh namespace (loopback only, down) bound at `path`; the directory
+// Creates a fresh namespace (loopback only, up) bound at `path`; the directory
 // must exist. ALREADY_EXISTS when `path` already holds one.
 absl::Status CreateNetns(const std::string& path);
 // Unmounts and unlinks `path`; OK when there is nothing there. The namespace itself

@@ -30,6 +30,8 @@ struct CaseOptions {
 };
 
 absl::Status RunToCompletionCase(BenchEnv& env, const CaseOptions& o, Report& report);
+// Run to completion with and without a network, the agent's and ctr's (CNI).
+absl::Status NetworkCase(BenchEnv& env, const CaseOptions& o, Report& report);
 absl::Status ExecCase(BenchEnv& env, const CaseOptions& o, Report& report);
 // Memory (agentd and monitors vs containerd and shims) and stats over the same
 // populations of running containers.

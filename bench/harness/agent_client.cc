@@ -57,6 +57,21 @@ pb::ServiceSpec Spec(const std::string& image, const std::vector<std::string>& a
   return spec;
 }
 
+absl::Status ImportLayout(Stub& stub, const std::string& reference, const std::string& archive) {
+  constexpr size_t kChunk = 256 << 10;
+  auto ctx = Deadline(absl::Seconds(120));
+  pb::ImportImageResponse response;
+  auto writer = stub.ImportImage(ctx.get(), &response);
+  for (size_t offset = 0; offset < archive.size(); offset += kChunk) {
+    pb::ImportImageRequest chunk;
+    if (offset == 0) chunk.set_reference(reference);
+    chunk.set_chunk(archive.substr(offset, kChunk));
+    if (!writer->Write(chunk)) break;  // Finish says why
+  }
+  writer->WritesDone();
+  return FromGrpc(writer->Finish(), "ImportImage " + reference);
+}
+
 absl::Status Create(Stub& stub, const pb::ContainerId& id, const pb::ServiceSpec& spec) {
   pb::CreateContainerRequest req;
   *req.mutable_id() = id;

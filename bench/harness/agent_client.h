@@ -41,6 +41,8 @@ absl::StatusOr<pb::ExecResponse> Exec(Stub& stub, const pb::ContainerId& id,
 // Reads an ExecStream to its end; returns the exit code.
 absl::StatusOr<int> ExecStream(Stub& stub, const pb::ContainerId& id,
                                const std::vector<std::string>& argv);
+// ImportImage of an OCI layout tar under `reference`, in 256 KiB chunks.
+absl::Status ImportLayout(Stub& stub, const std::string& reference, const std::string& archive);
 // Removes (force) every container the agent knows.
 absl::Status RemoveAll(Stub& stub);
 

@@ -86,10 +86,6 @@ std::vector<std::string> MountsUnder(const std::string& dir) {
   return out;
 }
 
-void UnmountUnder(const std::string& dir) {
-  if (dir.empty()) return;
-  for (const auto& m : MountsUnder(dir)) ::umount2(m.c_str(), MNT_DETACH);
-}
 
 // Every directory of cgroup `path` that exists, in every hierarchy.
 std::vector<std::string> CgroupDirs(const std::string& path) {
@@ -127,6 +123,11 @@ void CollectCgroupTree(const std::string& dir, std::vector<std::string>* out) {
 }
 
 }  // namespace
+
+void UnmountUnder(const std::string& dir) {
+  if (dir.empty()) return;
+  for (const auto& m : MountsUnder(dir)) ::umount2(m.c_str(), MNT_DETACH);
+}
 
 void KillPids(const std::vector<pid_t>& pids) {
   std::vector<base::UniqueFd> fds;
@@ -230,31 +231,30 @@ absl::Status BenchEnv::Start(const EnvOptions& options) {
   return absl::OkStatus();
 }
 
+BenchAgentSetup BenchEnv::AgentSetupFor(const std::string& name) const {
+  BenchAgentSetup setup;
+  setup.agentd_bin = agentd_bin_;
+  setup.runc_path = runc_path_;
+  setup.socket = absl::StrCat(sock_->path(), "/", name, ".sock");
+  setup.data_dir = absl::StrCat(data_->path(), "/", name);
+  setup.run_dir = absl::StrCat(sock_->path(), "/", name, "-run");
+  setup.cgroup_parent = absl::StrCat(cgroup_parent_, "/", name);
+  setup.log_path = absl::StrCat(data_->path(), "/", name, ".log");
+  return setup;
+}
+
 absl::Status BenchEnv::StartAgent(const EnvOptions& options) {
-  agent_socket_ = sock_->path() + "/agentd.sock";
-  agent_data_ = data_->path() + "/agent";
-  base::UniqueFd log(::open((data_->path() + "/agentd.log").c_str(),
-                            O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-  base::SpawnOptions spawn;
-  // Operator defaults except where this run keeps its files and containers.
-  spawn.argv = {options.agentd_bin, "--backend", "oci", "--socket", agent_socket_, "--data-dir",
-                agent_data_, "--run-dir", sock_->path() + "/agent-run", "--cgroup-parent",
-                cgroup_parent_, "--runtime", runc_path_,
-                // The rows compare with runc and ctr runs that have no CNI network
-                // either; and a bench must not make bridges in the host namespace.
-                "--network", "none"};
-  spawn.env = {kPath};
-  spawn.stdout_fd = log.get();
-  spawn.stderr_fd = log.get();
-  auto child = base::ChildProcess::Spawn(spawn);
-  if (!child.ok()) return child.status();
-  agent_.emplace(std::move(*child));
-  if (auto s = WaitForAgent(agent_socket_, absl::Seconds(60)); !s.ok()) {
-    auto text = base::ReadFile(data_->path() + "/agentd.log");
-    return absl::UnavailableError(absl::StrCat("zlayer-agentd did not start: ", s.message(),
-                                               "\n", text.ok() ? *text : ""));
-  }
-  stub_ = pb::RuntimeService::NewStub(NewChannel(agent_socket_));
+  agentd_bin_ = options.agentd_bin;
+  BenchAgentSetup setup = AgentSetupFor("agent");
+  setup.socket = sock_->path() + "/agentd.sock";
+  setup.cgroup_parent = cgroup_parent_;
+  setup.log_path = data_->path() + "/agentd.log";
+  // The rows compare with runc and ctr runs that have no CNI network either;
+  // and a bench must not make bridges in the host namespace.
+  setup.extra_args = {"--network", "none"};
+  auto agent = BenchAgent::Start(std::move(setup));
+  if (!agent.ok()) return agent.status();
+  agent_ = std::move(*agent);
   return absl::OkStatus();
 }
 
@@ -275,16 +275,16 @@ absl::Status BenchEnv::PrepareRunc() {
   // The agent's own config for this image, so that raw runc runs the very same
   // container: created (not started) once, read, removed.
   const auto id = Id("bench-template", 0);
-  if (auto s = bench::Create(*stub_, id, Spec(image_, {"/bin/true"})); !s.ok()) return s;
-  const std::string container_dir = agent_data_ + "/containers/bench-template-rep-0";
+  if (auto s = bench::Create(stub(), id, Spec(image_, {"/bin/true"})); !s.ok()) return s;
+  const std::string container_dir = agent_data_dir() + "/containers/bench-template-rep-0";
   auto text = base::ReadFile(container_dir + "/config.json");
   if (!text.ok()) {
-    (void)Remove(*stub_, id);
+    (void)Remove(stub(), id);
     return text.status();
   }
   runc_template_ = nlohmann::json::parse(*text, nullptr, false);
   if (runc_template_.is_discarded()) {
-    (void)Remove(*stub_, id);
+    (void)Remove(stub(), id);
     return absl::InternalError("agent config.json unreadable");
   }
   // The agent bind-mounts files it keeps in the container's directory (hosts,
@@ -308,7 +308,7 @@ absl::Status BenchEnv::PrepareRunc() {
     }
     mount["source"] = target;
   }
-  (void)Remove(*stub_, id);
+  (void)Remove(stub(), id);
   return copied;
 }
 
@@ -413,7 +413,7 @@ nlohmann::json BenchEnv::Versions() const {
   if (auto r = Run({"/usr/bin/skopeo", "--version"}); r.ok()) v["skopeo"] = FirstLine(r->out);
   pb::GetAgentInfoRequest req;
   pb::GetAgentInfoResponse resp;
-  if (stub_ && stub_->GetAgentInfo(Deadline(absl::Seconds(5)).get(), req, &resp).ok()) {
+  if (agent_ && agent_->stub().GetAgentInfo(Deadline(absl::Seconds(5)).get(), req, &resp).ok()) {
     v["zlayer-agentd"] = resp.version();
     v["agent_runtime"] = resp.runtime();
     v["cgroup_mode"] = resp.cgroup_mode();
@@ -430,31 +430,6 @@ nlohmann::json BenchEnv::Footprint() const {
   if (!cgroup_parent_.empty()) cgroups.push_back(cgroup_parent_);
   if (!ctr_namespace_.empty()) cgroups.push_back("/" + ctr_namespace_);
   return {{"dirs", dirs}, {"cgroups", cgroups}};
-}
-
-void BenchEnv::StopAgent() {
-  if (stub_) (void)RemoveAll(*stub_);
-  stub_.reset();
-  if (agent_) {
-    (void)agent_->Signal(SIGTERM);
-    if (!agent_->Wait(absl::Now() + absl::Seconds(20)).ok()) agent_.reset();  // SIGKILL
-    agent_.reset();
-  }
-  if (agent_data_.empty()) return;
-  // Monitors of containers that could not be removed.
-  const std::string data = agent_data_;
-  KillPids(FindProcesses([&](const std::string& cmd) {
-    return absl::StrContains(cmd, "zlayer-monitor") && absl::StrContains(cmd, data);
-  }));
-  const std::string root = sock_->path() + "/agent-run/runtime";
-  if (auto list = Run({runc_path_.empty() ? "/usr/sbin/runc" : runc_path_, "--root", root, "list",
-                       "-q"});
-      list.ok()) {
-    for (absl::string_view id : absl::StrSplit(list->out, '\n', absl::SkipWhitespace())) {
-      (void)Run({runc_path_, "--root", root, "delete", "--force", std::string(id)});
-    }
-  }
-  UnmountUnder(agent_data_);
 }
 
 void BenchEnv::StopRunc() {
@@ -487,7 +462,7 @@ void BenchEnv::StopContainerd() {
 }
 
 BenchEnv::~BenchEnv() {
-  StopAgent();
+  agent_.reset();
   StopContainerd();
   StopRunc();
   if (!cgroup_parent_.empty()) RemoveCgroupTree(cgroup_parent_);

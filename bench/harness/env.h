@@ -18,6 +18,7 @@
 #include "base/fs_util.h"
 #include "base/process.h"
 #include "bench/harness/agent_client.h"
+#include "bench/harness/bench_agent.h"
 #include "nlohmann/json.hpp"
 #include "oci_builder.h"
 #include "registry_fixture.h"
@@ -43,9 +44,14 @@ class BenchEnv {
 
   // The agent.
   pid_t agent_pid() const { return agent_ ? agent_->pid() : -1; }
-  const std::string& agent_socket() const { return agent_socket_; }
-  const std::string& agent_data_dir() const { return agent_data_; }
-  Stub& stub() { return *stub_; }
+  const std::string& agent_socket() const { return agent_->setup().socket; }
+  const std::string& agent_data_dir() const { return agent_->setup().data_dir; }
+  Stub& stub() { return agent_->stub(); }
+  // What another agent of this run (the network case's) starts from: the same
+  // binary and runc, its own files below `name` in this run's directories.
+  BenchAgentSetup AgentSetupFor(const std::string& name) const;
+  // The busybox image the registry serves, for agents that cannot reach it.
+  const images::testing::BuiltImage& busybox() const { return busybox_; }
 
   // containerd: `ctr --address SOCK --namespace NS ARGS...`.
   bool has_containerd() const { return containerd_.has_value(); }
@@ -73,6 +79,8 @@ class BenchEnv {
 
   // Scratch space on the data disk, removed at the end.
   const std::string& scratch() const { return data_->path(); }
+  // Short-pathed scratch space (unix sockets, namespace files), removed at the end.
+  const std::string& socket_dir() const { return sock_->path(); }
   // Cgroup parent of the agent's containers and of raw runc containers.
   const std::string& cgroup_parent() const { return cgroup_parent_; }
 
@@ -90,7 +98,6 @@ class BenchEnv {
   absl::Status StartContainerd();
   absl::Status PrepareRunc();
   void StopContainerd();
-  void StopAgent();
   void StopRunc();
 
   std::optional<base::TempDir> sock_;  // short paths for unix sockets
@@ -99,9 +106,8 @@ class BenchEnv {
   images::testing::BuiltImage busybox_;
   std::string image_;
 
-  std::optional<base::ChildProcess> agent_;
-  std::string agent_socket_, agent_data_;
-  std::unique_ptr<Stub> stub_;
+  std::string agentd_bin_;
+  std::unique_ptr<BenchAgent> agent_;
 
   std::optional<base::ChildProcess> containerd_;
   std::string containerd_socket_, ctr_namespace_;
@@ -119,5 +125,8 @@ void RemoveCgroupTree(const std::string& cgroup_path);
 
 // Kills (SIGKILL) and reaps or waits out the processes, by pid; they must be ours.
 void KillPids(const std::vector<pid_t>& pids);
+
+// Detaches every mount at or below `dir`, deepest first.
+void UnmountUnder(const std::string& dir);
 
 }  // namespace zlayer::bench

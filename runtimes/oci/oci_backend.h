@@ -110,8 +110,10 @@ class OciBackend final : public core::ContainerRuntime {
   absl::Status PrepareNetwork(Container& container, BundleInputs* inputs);
   // Creates the namespace and attaches it (no-op when attached or not networked).
   absl::Status AttachNetwork(Container& container);
-  // Releases the attachment and the namespace (no-op when there is none).
-  void DetachNetwork(Container& container);
+  // Releases the attachment and the namespace (no-op when there is none); the
+  // container's processes must be gone. `removing`: the record goes too, so it is
+  // not rewritten.
+  void DetachNetwork(Container& container, bool removing = false);
   // Recovery: takes back the attachment of a container found on disk.
   void AdoptNetwork(Container& container);
   // Recovery: releases what no known container holds.

@@ -89,7 +89,7 @@ absl::Status OciBackend::CreateContainer(const ContainerId& id, const core::Serv
 
   auto fail = [&](absl::Status status) {
     log->info("create failed container_id={} error={}", container->name, status.message());
-    DetachNetwork(*container);
+    DetachNetwork(*container, /*removing=*/true);
     (void)images::UnmountRootfs(container->Rootfs());
     (void)base::RemoveTree(container->dir);
     (void)images_->RemoveUser(container->name);
@@ -503,7 +503,7 @@ absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
     }
   }
   if (handle) loop_->Remove(handle);
-  DetachNetwork(*container);
+  DetachNetwork(*container, /*removing=*/true);
   if (auto s = base::RemoveTree(container->dir); !s.ok()) {
     return core::Annotate(s, absl::StrCat("remove container ", container->name));
   }

@@ -125,7 +125,7 @@ absl::Status OciBackend::AttachNetwork(Container& container) {
   return absl::OkStatus();
 }
 
-void OciBackend::DetachNetwork(Container& container) {
+void OciBackend::DetachNetwork(Container& container, bool removing) {
   std::optional<network::AttachRequest> request;
   std::optional<network::Attachment> attachment;
   ContainerRecordFile record;
@@ -139,13 +139,19 @@ void OciBackend::DetachNetwork(Container& container) {
   if (!request || !attachment) return;
   const std::string hostname = record.spec.hostname.empty() ? container.name : record.spec.hostname;
   hosts_.Remove(hostname);
-  if (auto status = network_->Detach(*request, *attachment); !status.ok()) {
+  // The container's processes are gone, so unbinding its namespace ends it, and
+  // the kernel takes the veth down with it, off this path; DEL then runs without
+  // a namespace (as the CNI spec allows for a namespace that is gone) and releases
+  // the address and the port rules. The plugins' own veth delete would cost this
+  // call more than every other step of the detach together.
+  network::AttachRequest del = *request;
+  if (network::RemoveNetns(request->netns_path).ok()) del.netns_path.clear();
+  if (auto status = network_->Detach(del, *attachment); !status.ok()) {
     // The journal keeps it; the next recovery tries again.
     base::Logger("oci")->warn("network detach failed container_id={} error={}", container.name,
                               status.message());
   }
-  (void)network::RemoveNetns(request->netns_path);
-  if (!container.removed && ::access(container.RecordPath().c_str(), F_OK) == 0) {
+  if (!removing && !container.removed && ::access(container.RecordPath().c_str(), F_OK) == 0) {
     (void)WriteRecord(container.RecordPath(), record);
   }
 }

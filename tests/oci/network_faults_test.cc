@@ -87,12 +87,12 @@ TEST_CASE("broken network configs fail CreateContainer, naming the file and the 
 
   // Nothing of the failed creates stays: one lease, one veth, one namespace.
   CHECK(CountLeases(dir.path() + "/leases") == 1);
-  CHECK(netns.CountVeths() == 1);
+  CHECK(netns.CountVethsSettled(1) == 1);
   CHECK(CountFiles(env.root() + "/run/netns") == 1);
   CHECK(CountFiles(env.root() + "/run/cni/attachments") == 1);
   env.Remove(first);
   CHECK(CountLeases(dir.path() + "/leases") == 0);
-  CHECK(netns.CountVeths() == 0);
+  CHECK(netns.CountVethsSettled() == 0);
   CHECK(CountFiles(env.root() + "/run/netns") == 0);
 }
 
@@ -132,7 +132,7 @@ TEST_CASE("200 container rounds with the agent killed 10 times leak nothing",
     env.Remove(id);
   }
   const int leftover_leases = CountLeases(leases);
-  const int leftover_veths = netns.CountVeths();
+  const int leftover_veths = netns.CountVethsSettled();
   const int leftover_rules = netns.CountContainerRules();
   const int leftover_netns = CountFiles(env.root() + "/run/netns");
   const int leftover_journal = CountFiles(env.root() + "/run/cni/attachments");

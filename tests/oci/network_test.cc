@@ -215,7 +215,7 @@ TEST_CASE("network host and network none behave as named", "[root][oci][network]
   CHECK(absl::StrContains(links, "lo:"));
   CHECK_FALSE(absl::StrContains(links, "eth0"));
   CHECK_FALSE(env.Inspect(none).has_ipv4());
-  CHECK(net.netns.CountVeths() == 0);
+  CHECK(net.netns.CountVethsSettled() == 0);
 
   // A network that is not configured is named in the error.
   auto unknown = env.Shell("true");

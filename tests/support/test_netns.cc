@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "base/process.h"
 #include "network/netns.h"
 #include "support/test_support.h"
@@ -62,6 +63,16 @@ int TestNetns::CountVeths() const {
   int count = 0;
   for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
     if (!line.empty()) ++count;
+  }
+  return count;
+}
+
+int TestNetns::CountVethsSettled(int expected) const {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  int count = CountVeths();
+  while (count != expected && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+    count = CountVeths();
   }
   return count;
 }

@@ -28,6 +28,10 @@ class TestNetns {
 
   // What the leak test counts: veths, per-container iptables rules.
   int CountVeths() const;
+  // The kernel takes a removed container's veth down with its namespace, a little
+  // after the remove returns: polls (at most 10 s) until the count is `expected`,
+  // and returns the last count.
+  int CountVethsSettled(int expected = 0) const;
   int CountContainerRules() const;
 
  private:
