@@ -197,10 +197,13 @@ int main(int argc, char** argv) {
   report.SetConfig(config);
 
   const std::map<std::string, absl::Status (*)(zb::BenchEnv&, const zb::CaseOptions&, zb::Report&)>
-      table = {{"grpc", zb::GrpcFloorCase},  {"memory", zb::PopulationCase},
-               {"run", zb::RunToCompletionCase}, {"network", zb::NetworkCase},
+      table = {{"grpc", zb::GrpcFloorCase},
+               {"memory", zb::PopulationCase},
+               {"run", zb::RunToCompletionCase},
+               {"network", zb::NetworkCase},
                {"exec", zb::ExecCase},
-               {"streams", zb::StreamsCase}, {"pull", zb::PullCase}};
+               {"streams", zb::StreamsCase},
+               {"pull", zb::PullCase}};
   bool failed = false;
   for (const auto& c : cases) {
     if (zb::Interrupted()) break;

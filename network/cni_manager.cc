@@ -268,7 +268,7 @@ absl::StatusOr<Attachment> CniNetworkManager::Attach(const AttachRequest& reques
        port_mappings}}.dump();
   journal["state"] = json::parse(attachment.state);
   (void)base::WriteFileAtomic(JournalPath(request.container_id), journal.dump(), 0600,
-                                          /*durable=*/false);
+                              /*durable=*/false);
   return attachment;
 }
 

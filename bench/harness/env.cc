@@ -86,7 +86,6 @@ std::vector<std::string> MountsUnder(const std::string& dir) {
   return out;
 }
 
-
 // Every directory of cgroup `path` that exists, in every hierarchy.
 std::vector<std::string> CgroupDirs(const std::string& path) {
   std::set<std::string> dirs;

@@ -116,12 +116,12 @@ absl::Status NetworkBench::StartCtrNamespace() {
   // Upper directories of the overlays ctr sees on /etc, /opt and /var/lib: its
   // CNI config, the plugins (a link to Debian's), its CNI cache and leases.
   const std::string root = dir_ + "/ctr";
-  for (const char* sub : {"/etc/cni/net.d", "/etc-work", "/opt/cni", "/opt-work", "/var-lib",
-                          "/var-lib-work"}) {
+  for (const char* sub :
+       {"/etc/cni/net.d", "/etc-work", "/opt/cni", "/opt-work", "/var-lib", "/var-lib-work"}) {
     if (auto status = base::MakeDirs(root + sub); !status.ok()) return status;
   }
-  if (auto status = base::WriteFileAtomic(root + "/etc/cni/net.d/10-zbench.conflist",
-                                          CtrConfList(), 0644, false);
+  if (auto status = base::WriteFileAtomic(root + "/etc/cni/net.d/10-zbench.conflist", CtrConfList(),
+                                          0644, false);
       !status.ok()) {
     return status;
   }
@@ -135,8 +135,7 @@ absl::Status NetworkBench::StartCtrNamespace() {
           path, " is missing on this host; ctr's CNI overlay needs it as a lower directory"));
     }
   }
-  auto overlay = [&](const std::string& target, const std::string& upper,
-                     const std::string& work) {
+  auto overlay = [&](const std::string& target, const std::string& upper, const std::string& work) {
     return absl::StrCat("mount -t overlay zbench -o lowerdir=", target, ",upperdir=", root, upper,
                         ",workdir=", root, work, " ", target);
   };
@@ -147,8 +146,16 @@ absl::Status NetworkBench::StartCtrNamespace() {
        absl::StrCat(": > ", ready), std::string("exec sleep 100000")},
       "\n");
   base::SpawnOptions spawn;
-  spawn.argv = {"/usr/bin/nsenter", "--net=" + netns_, "--",  "/usr/bin/unshare", "--mount",
-                "--propagation",    "private",        "--", "/bin/sh",          "-c",
+  spawn.argv = {"/usr/bin/nsenter",
+                "--net=" + netns_,
+                "--",
+                "/usr/bin/unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "/bin/sh",
+                "-c",
                 script};
   spawn.env = {kPath};
   const std::string log_path = root + "/holder.log";
