@@ -6,11 +6,11 @@
 namespace zlayer::agentd {
 
 void RegisterBuiltinBackends(runtimes::BackendRegistry* registry) {
-  registry->Register("mock",
-                     [](const runtimes::BackendConfig&) -> absl::StatusOr<runtimes::Backend> {
-                       auto mock = std::make_shared<runtimes::MockRuntime>();
-                       return runtimes::Backend{mock, mock};
-                     });
+  registry->Register(
+      "mock", [](const runtimes::BackendConfig& config) -> absl::StatusOr<runtimes::Backend> {
+        auto mock = std::make_shared<runtimes::MockRuntime>(config.events);
+        return runtimes::Backend{mock, mock};
+      });
   oci::RegisterOciBackend(registry);
 }
 

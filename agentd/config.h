@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "events/event_journal.h"
 #include "runtimes/backend_config.h"
 
 namespace zlayer::agentd {
@@ -29,6 +30,8 @@ struct AgentConfig {
   // How long shutdown waits for in-flight calls before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(10);
   runtimes::BackendConfig backend_config;
+  // events.*: the journal's bounds (its path is <data_dir>/events.db).
+  events::EventJournalConfig events;
 };
 
 inline constexpr char kDefaultConfigFile[] = "/etc/zlayer/agentd.yaml";

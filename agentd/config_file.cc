@@ -139,6 +139,12 @@ class ConfigReader {
                         {"subnet", Checked(&net.default_subnet, CheckIpv4Subnet)},
                         {"masquerade", Bool(&net.default_masquerade)}});
                  }},
+                {"events",
+                 [&](const YAML::Node& n, const std::string& p) {
+                   ReadMap(n, p,
+                           {{"max_events", Int(&config.events.max_events, 10, 10'000'000)},
+                            {"max_age", DurationValue(&config.events.max_age, absl::Minutes(1))}});
+                 }},
                 {"container_auth",
                  [&](const YAML::Node& n, const std::string& p) { ReadContainerAuth(n, p); }},
             });
@@ -351,6 +357,10 @@ std::string ConfigToYaml(const AgentConfig& config) {
   out << YAML::Key << "bridge" << YAML::Value << backend.network.default_bridge;
   out << YAML::Key << "subnet" << YAML::Value << backend.network.default_subnet;
   out << YAML::Key << "masquerade" << YAML::Value << backend.network.default_masquerade;
+  out << YAML::EndMap;
+  out << YAML::Key << "events" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "max_events" << YAML::Value << config.events.max_events;
+  out << YAML::Key << "max_age" << YAML::Value << absl::FormatDuration(config.events.max_age);
   out << YAML::EndMap;
   if (backend.container_auth.enabled) {
     // The secret's path only, never the secret.

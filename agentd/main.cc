@@ -22,6 +22,7 @@
 #include "agentd/systemd.h"
 #include "agentd/watchdog.h"
 #include "auth/container_auth.h"
+#include "base/fs_util.h"
 #include "base/logging.h"
 #include "base/time_util.h"
 #include "base/unique_fd.h"
@@ -144,6 +145,24 @@ int Run(int argc, char** argv) {
 
   NotifyStatus(absl::StrCat("starting: backend=", config.backend, "; recovering state from ",
                             config.backend_config.data_dir));
+  // The journal opens before the backend, which journals what recovery finds
+  // (exits while the agent was down among it). The mock keeps its events in
+  // memory, as it keeps everything else.
+  events::EventJournalConfig journal_config = config.events;
+  journal_config.path = config.backend == "mock" ? std::string(":memory:")
+                                                 : config.backend_config.data_dir + "/events.db";
+  if (config.backend != "mock") (void)base::MakeDirs(config.backend_config.data_dir, 0700);
+  auto journal = events::EventJournal::Open(journal_config);
+  if (!journal.ok()) {
+    log->critical("{}", journal.status().message());
+    NotifyStatus(absl::StrCat("failed: ", journal.status().message()));
+    return 1;
+  }
+  (*journal)->Record(
+      {.kind = core::EventKind::kAgentStarted,
+       .message = absl::StrCat("zlayer-agentd ", ZLAYER_VERSION, " backend ", config.backend)});
+  config.backend_config.events = journal->get();
+
   runtimes::BackendRegistry registry;
   RegisterBuiltinBackends(&registry);
   const absl::Time recovery_start = absl::Now();
@@ -158,6 +177,7 @@ int Run(int argc, char** argv) {
   core::ContainerRuntime& containers = *backend->containers;
   const std::string recovered = Summary(containers);
   log->info("backend ready {} recovery_ms={}", recovered, absl::ToInt64Milliseconds(recovery));
+  (*journal)->Record({.kind = core::EventKind::kAgentRecovered, .message = recovered});
 
   base::WorkQueue queue("agentd-work", static_cast<size_t>(config.work_threads));
   base::Scheduler scheduler("agentd-timer");
@@ -168,6 +188,7 @@ int Run(int argc, char** argv) {
   context.queue = &queue;
   context.scheduler = &scheduler;
   context.streams = &streams;
+  context.events = journal->get();
   context.started_at = base::NowRealtime();
   context.version = ZLAYER_VERSION;
   context.spool_dir = config.backend_config.data_dir;

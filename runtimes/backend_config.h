@@ -8,6 +8,7 @@
 
 #include "absl/time/time.h"
 #include "auth/container_auth.h"
+#include "core/events.h"
 #include "images/registry_config.h"
 #include "network/network_config.h"
 
@@ -34,6 +35,9 @@ struct BackendConfig {
   uint64_t exec_max_output = 16ull << 20;
   // Call-back credentials injected into every container (off unless configured).
   auth::ContainerAuthConfig container_auth;
+  // Where container events are journaled; owned by agentd, outlives the backend.
+  // Null: no events.
+  core::EventSink* events = nullptr;
 };
 
 }  // namespace zlayer::runtimes

@@ -41,6 +41,9 @@ LAYERS = {
     "network": ["core", "base"],
     # The credentials handed to containers for calling back into the API.
     "auth": ["core", "base"],
+    # The node's event journal (SQLite) behind the Events RPC; backends reach it
+    # only through core::EventSink.
+    "events": ["core", "base"],
     # What backends share (files directly in runtimes/): state bus, registry, settings.
     "runtimes": ["core", "base", "auth", "images", "network"],
     # MockRuntime: the in-memory backend that behaves like the contract's reference mock.
@@ -52,7 +55,7 @@ LAYERS = {
     # The CRI front end, when it comes: kubelet's API over the same backends.
     "cri": ["core", "base", "runtimes", "images", "network", "cgroups", "proto"],
     # zlayer-agentd: config, the gRPC services, systemd, watchdog; over every layer.
-    "agentd": ["core", "base", "cgroups", "images", "deploy", "network", "auth",
+    "agentd": ["core", "base", "cgroups", "images", "deploy", "network", "auth", "events",
                "runtimes", "runtimes/mock", "runtimes/oci", "proto"],
     # zlayerctl, the command-line client over the generated stubs.
     "cli": ["core", "base", "cgroups", "deploy", "proto"],
@@ -80,7 +83,7 @@ SIZE_EXTS = (".cc", ".h", ".hpp", ".c", ".py", ".sh", ".proto")
 CLUSTERS = [
     ("contract", ["core"]),
     ("platform", ["base"]),
-    ("peers", ["cgroups", "images", "deploy", "network", "auth"]),
+    ("peers", ["cgroups", "images", "deploy", "network", "auth", "events"]),
     ("backends", ["runtimes", "runtimes/mock", "runtimes/oci"]),
     ("wire", ["proto"]),
     ("front ends", ["agentd", "cli", "cri"]),

@@ -18,17 +18,6 @@ grpc::Status Unavailable(absl::string_view what) {
                       absl::StrCat(what, ": the agent's work queue is full; retry shortly"));
 }
 
-// Finishes a stream that failed before it started.
-template <typename Message>
-grpc::ServerWriteReactor<Message>* FailedStream(const grpc::Status& status) {
-  class Failed final : public grpc::ServerWriteReactor<Message> {
-   public:
-    explicit Failed(const grpc::Status& s) { this->Finish(s); }
-    void OnDone() override { delete this; }
-  };
-  return new Failed(status);
-}
-
 // ---------------------------------------------------------------------------
 // Wait: the current state, each transition, then the outcome.
 

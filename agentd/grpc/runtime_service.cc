@@ -294,6 +294,11 @@ grpc::ServerWriteReactor<pb::WaitEvent>* RuntimeServiceImpl::Wait(Ctx*,
   return StartWaitStream(ctx_, *request);
 }
 
+grpc::ServerWriteReactor<pb::Event>* RuntimeServiceImpl::Events(Ctx*,
+                                                                const pb::EventsRequest* request) {
+  return StartEventsStream(ctx_, *request);
+}
+
 // Stats --------------------------------------------------------------------------
 
 RuntimeServiceImpl::Unary* RuntimeServiceImpl::GetStats(Ctx* ctx, const pb::GetStatsRequest* request,

@@ -55,6 +55,7 @@ class RuntimeServiceImpl final : public pb::RuntimeService::CallbackService {
   Unary* Exec(Ctx*, const pb::ExecRequest*, pb::ExecResponse*) override;
   grpc::ServerWriteReactor<pb::ExecEvent>* ExecStream(Ctx*, const pb::ExecRequest*) override;
   grpc::ServerWriteReactor<pb::WaitEvent>* Wait(Ctx*, const pb::WaitRequest*) override;
+  grpc::ServerWriteReactor<pb::Event>* Events(Ctx*, const pb::EventsRequest*) override;
 
   // Stats
   Unary* GetStats(Ctx*, const pb::GetStatsRequest*, pb::ContainerStats*) override;

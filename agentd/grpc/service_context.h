@@ -10,6 +10,7 @@
 #include "base/work_queue.h"
 #include "core/container_runtime.h"
 #include "core/image_service.h"
+#include "events/event_journal.h"
 
 namespace zlayer::agentd {
 
@@ -20,6 +21,8 @@ struct ServiceContext {
   base::WorkQueue* queue = nullptr;
   base::Scheduler* scheduler = nullptr;
   StreamRegistry* streams = nullptr;
+  // The node's event history (the Events RPC); outlives the server.
+  events::EventJournal* events = nullptr;
   // Where ImportImage spools the uploaded archive.
   std::string spool_dir = "/tmp";
   absl::Time started_at;

@@ -130,4 +130,15 @@ class StreamWriter : public grpc::ServerWriteReactor<Message>,
   grpc::Status status_ ABSL_GUARDED_BY(mu_);
 };
 
+// Finishes a stream that failed before it started.
+template <typename Message>
+grpc::ServerWriteReactor<Message>* FailedStream(const grpc::Status& status) {
+  class Failed final : public grpc::ServerWriteReactor<Message> {
+   public:
+    explicit Failed(const grpc::Status& s) { this->Finish(s); }
+    void OnDone() override { delete this; }
+  };
+  return new Failed(status);
+}
+
 }  // namespace zlayer::agentd

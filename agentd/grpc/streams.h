@@ -16,6 +16,8 @@ grpc::ServerWriteReactor<pb::LogEntry>* StartLogStream(const ServiceContext& ctx
                                                        const pb::ContainerLogsRequest& request);
 grpc::ServerWriteReactor<pb::ExecEvent>* StartExecStream(const ServiceContext& ctx,
                                                          const pb::ExecRequest& request);
+grpc::ServerWriteReactor<pb::Event>* StartEventsStream(const ServiceContext& ctx,
+                                                       const pb::EventsRequest& request);
 grpc::ServerWriteReactor<pb::ContainerStats>* StartStatsStream(
     const ServiceContext& ctx, const pb::StreamStatsRequest& request);
 grpc::ServerWriteReactor<pb::PullImageEvent>* StartPullStream(const ServiceContext& ctx,

@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/events.h"
 #include "core/image_types.h"
 #include "core/types.h"
 #include "google/protobuf/duration.pb.h"
@@ -39,6 +40,10 @@ std::optional<core::ContainerState::Phase> FromProto(pb::ContainerPhase phase);
 pb::WaitOutcome ToProto(const core::WaitOutcome& outcome);
 core::WaitOutcome FromProto(const pb::WaitOutcome& outcome);
 pb::WaitReason ToProto(core::WaitReason reason);
+
+pb::EventKind ToProto(core::EventKind kind);
+std::optional<core::EventKind> EventKindFromProto(pb::EventKind kind);
+pb::Event ToProto(const core::Event& event);
 
 pb::LogEntry ToProto(const core::LogEntry& entry);
 core::LogEntry FromProto(const pb::LogEntry& entry);

@@ -134,6 +134,7 @@ absl::Status MockRuntime::CreateContainer(const core::ContainerId& id,
     r.labels = spec.labels;
     r.spec = spec;
     r.spec.image.auth.reset();
+    if (events_) events_->ContainerChanged(id, deployment, r.state, std::nullopt, r.image);
     containers_.emplace(id, std::move(r));
     // Published under mu_ so that watchers see transitions in the order they happen.
     bus_.Publish(id, core::ContainerState::Pending());
@@ -151,6 +152,10 @@ absl::Status MockRuntime::StartContainer(const core::ContainerId& id) {
     it->second.started_at = base::NowRealtime();
     it->second.outcome.reset();
     bus_.Publish(id, core::ContainerState::Running());
+    if (events_) {
+      events_->ContainerChanged(id, it->second.deployment, it->second.state, std::nullopt,
+                                it->second.image);
+    }
   }
   return absl::OkStatus();
 }
@@ -179,7 +184,11 @@ absl::Status MockRuntime::KillContainer(const core::ContainerId& id,
 absl::Status MockRuntime::RemoveContainer(const core::ContainerId& id, bool) {
   {
     absl::MutexLock lock(&mu_);
-    if (containers_.erase(id) == 0) return NoSuchContainer(id);
+    auto it = containers_.find(id);
+    if (it == containers_.end()) return NoSuchContainer(id);
+    const std::string deployment = it->second.deployment;
+    containers_.erase(it);
+    if (events_) events_->ContainerRemoved(id, deployment);
     bus_.Remove(id,
                 core::NotFound(absl::StrCat("container ", id.ToString()), "container was removed"));
   }
@@ -315,6 +324,8 @@ absl::Status MockRuntime::SetState(const core::ContainerId& id, core::ContainerS
     if (it == containers_.end()) return NoSuchContainer(id);
     it->second.state = state;
     it->second.outcome = outcome;
+    if (events_)
+      events_->ContainerChanged(id, it->second.deployment, state, outcome, it->second.image);
     bus_.Publish(id, state, std::move(outcome));
   }
   return absl::OkStatus();

@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "core/container_runtime.h"
+#include "core/events.h"
 #include "core/image_service.h"
 #include "runtimes/state_bus.h"
 
@@ -21,7 +22,8 @@ namespace zlayer::runtimes {
 // Both halves of the contract, as the reference mock is one object.
 class MockRuntime final : public core::ContainerRuntime, public core::ImageService {
  public:
-  MockRuntime() = default;
+  // `events`: where state changes are journaled (may be null); must outlive this.
+  explicit MockRuntime(core::EventSink* events = nullptr) : events_(events) {}
 
   std::string BackendName() const override { return "mock"; }
 
@@ -69,6 +71,7 @@ class MockRuntime final : public core::ContainerRuntime, public core::ImageServi
   mutable absl::Mutex mu_;
   absl::flat_hash_map<core::ContainerId, core::ContainerRecord> containers_ ABSL_GUARDED_BY(mu_);
   StateBus bus_;
+  core::EventSink* const events_;
 };
 
 }  // namespace zlayer::runtimes

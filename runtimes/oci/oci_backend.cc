@@ -184,6 +184,19 @@ absl::StatusOr<std::shared_ptr<OciBackend::Container>> OciBackend::Find(
 
 void OciBackend::Publish(Container& container) {
   bus_.Publish(container.id, container.state, container.outcome);
+  // Created is journaled by CreateContainer once the record is on disk; before
+  // that the container may still vanish (a failed create), and Initializing is
+  // this backend's "created, not started".
+  const auto phase = container.state.phase;
+  if (phase != ContainerState::Phase::kPending && phase != ContainerState::Phase::kInitializing) {
+    JournalState(container, container.state);
+  }
+}
+
+void OciBackend::JournalState(const Container& container, const ContainerState& state) {
+  if (config_.events == nullptr) return;
+  config_.events->ContainerChanged(container.id, container.record.deployment, state,
+                                   container.outcome, container.record.spec.image.name);
 }
 
 // Queries ------------------------------------------------------------------------

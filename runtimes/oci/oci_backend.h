@@ -133,6 +133,9 @@ class OciBackend final : public core::ContainerRuntime {
   // Waits until the container is no longer running; false on timeout.
   bool AwaitExit(Container& container, absl::Duration timeout);
   void Publish(Container& container) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Journals a state of the container (no-op without an event sink).
+  void JournalState(const Container& container, const core::ContainerState& state)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts the spec's health check for a running container (no-op without one).
   void StartHealth(const std::shared_ptr<Container>& container);
 

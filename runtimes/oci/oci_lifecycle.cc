@@ -161,6 +161,10 @@ absl::Status OciBackend::CreateContainer(const ContainerId& id, const core::Serv
     record = container->record;
   }
   if (auto s = WriteRecord(container->RecordPath(), record); !s.ok()) return fail(s);
+  {
+    absl::MutexLock lock(&mu_);
+    JournalState(*container, ContainerState::Pending());
+  }
   log->info("container created container_id={} service={} deployment={} image={} digest={}",
             container->name, id.service, deployment, image->reference, image->manifest_digest);
   return absl::OkStatus();
@@ -515,6 +519,7 @@ absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
     containers_.erase(id);
     bus_.Remove(
         id, core::NotFound(absl::StrCat("container ", container->name), "container was removed"));
+    if (config_.events) config_.events->ContainerRemoved(id, container->record.deployment);
   }
   log->info("container removed container_id={} service={}", container->name, id.service);
   return absl::OkStatus();

@@ -108,6 +108,10 @@ void OciBackend::RecoverOne(const std::string& name) {
   }
   {
     absl::MutexLock lock(&mu_);
+    // Journaled already unless the agent died between the record and the event.
+    if (container->state.phase == ContainerState::Phase::kInitializing) {
+      JournalState(*container, ContainerState::Pending());
+    }
     Publish(*container);
   }
   if (container->state.phase == ContainerState::Phase::kRunning) StartHealth(container);
