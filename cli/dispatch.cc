@@ -22,8 +22,9 @@ struct Group {
 
 const Group kGroups[] = {
     {"Images", {"pull", "import", "images", "tag", "rmi", "prune"}},
-    {"Containers", {"create", "start", "run", "stop", "kill", "rm", "ps", "inspect", "logs",
-                    "exec", "wait", "stats"}},
+    {"Containers",
+     {"create", "start", "run", "stop", "kill", "rm", "ps", "inspect", "logs", "exec", "wait",
+      "stats", "events"}},
     {"Deployments", {"apply", "down"}},
 };
 
@@ -79,6 +80,7 @@ const std::vector<Command>& AllCommands() {
     AddQueryCommands(all);
     AddStatsCommands(all);
     AddIoCommands(all);
+    AddEventCommands(all);
     AddDeployCommands(all);
     for (auto& c : *all) AddCommonOptions(&c.spec);
     return all;

@@ -141,6 +141,34 @@ def main():
         assert rest[-1].outcome.exit_code == 137
         assert rest[-1].outcome.reason == runtime_pb2.WAIT_REASON_SIGNAL
         assert rest[-1].outcome.signal == "SIGKILL"
+
+        # 4. Events: replay of the journal after a sequence, in order, then live.
+        events = channel.unary_stream(
+            "/zlayer.agent.v1.RuntimeService/Events",
+            request_serializer=runtime_pb2.EventsRequest.SerializeToString,
+            response_deserializer=runtime_pb2.Event.FromString)
+        replay = events(runtime_pb2.EventsRequest(since_sequence=0, service="py"), timeout=20)
+        got = [next(replay) for _ in range(3)]
+        replay.cancel()
+        assert [e.kind for e in got] == [runtime_pb2.EVENT_KIND_CONTAINER_CREATED,
+                                         runtime_pb2.EVENT_KIND_CONTAINER_STARTED,
+                                         runtime_pb2.EVENT_KIND_CONTAINER_EXITED], got
+        assert got[0].sequence < got[1].sequence < got[2].sequence, got
+        assert got[0].deployment == "interop", got[0]
+        assert got[2].outcome.exit_code == 137, got[2]
+        follow = events(runtime_pb2.EventsRequest(since_sequence=got[2].sequence,
+                                                  service="py"), timeout=20)
+        unary("RemoveContainer", runtime_pb2.RemoveContainerRequest(id=cid),
+              runtime_pb2.RemoveContainerResponse)
+        removed = next(follow)
+        follow.cancel()
+        assert removed.kind == runtime_pb2.EVENT_KIND_CONTAINER_REMOVED, removed
+        assert removed.sequence > got[2].sequence, removed
+        try:
+            list(events(runtime_pb2.EventsRequest(since_sequence=10**9), timeout=10))
+            raise AssertionError("expected OUT_OF_RANGE")
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.OUT_OF_RANGE, e
         print("python3-grpcio interop: OK")
         return 0
     finally:
