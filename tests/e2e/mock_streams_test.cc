@@ -1,5 +1,6 @@
 // The server streams against the mock backend: their ordering rules and how they end.
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <thread>
 
 #include "support/agent_process.h"
@@ -310,4 +311,93 @@ TEST_CASE("StreamStats samples at the interval and ends when the container stops
     CHECK_FALSE(reader->Read(&s));
     CHECK(reader->Finish().error_code() == grpc::StatusCode::FAILED_PRECONDITION);
   }
+}
+
+namespace {
+
+// The agent's resident memory, from /proc.
+long RssKb(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("events: a subscriber that never reads stalls nobody and holds one batch",
+          "[integration][events]") {
+  AgentProcess agent;
+  auto stub = agent.Stub();
+  constexpr int kContainers = 1500;  // 4 events each
+  // A 4 KiB image name rides in 3 of each 4 events: a stream that queued its backlog
+  // would hold about 18 MB per flood.
+  std::string image = "example.test/";
+  while (image.size() < 4096) image += "flood/";
+  image += "x:latest";
+  auto flood = [&](const std::string& service) {
+    for (int i = 1; i <= kContainers; ++i) {
+      const auto id = Id(service, static_cast<uint32_t>(i));
+      pb::CreateContainerRequest create;
+      *create.mutable_id() = id;
+      create.mutable_spec()->mutable_image()->set_name(image);
+      Call(&pb::RuntimeService::Stub::CreateContainer, *stub, create);
+      Start(*stub, id);
+      Kill(*stub, id);
+      pb::RemoveContainerRequest remove;
+      *remove.mutable_id() = id;
+      Call(&pb::RuntimeService::Stub::RemoveContainer, *stub, remove);
+    }
+  };
+  // The control: what a flood costs with no subscriber (the mock's journal is in
+  // memory, so it grows by the events themselves).
+  const long rss_start = RssKb(agent.pid());
+  flood("control");
+  const long control_kb = RssKb(agent.pid()) - rss_start;
+
+  // Opened from the start of the journal (both floods behind it), and never read.
+  auto idle_ctx = Ctx(absl::Seconds(120));
+  pb::EventsRequest from_start;
+  from_start.set_since_sequence(0);
+  auto idle = stub->Events(idle_ctx.get(), from_start);
+  const long rss_before = RssKb(agent.pid());
+  flood("flood");
+  const long with_idle_kb = RssKb(agent.pid()) - rss_before;
+
+  // Another subscriber reads all of it meanwhile, in order.
+  auto ctx = Ctx(absl::Seconds(60));
+  pb::EventsRequest request;
+  request.set_since_sequence(0);
+  request.set_service("flood");
+  auto reader = stub->Events(ctx.get(), request);
+  pb::Event event;
+  int removed = 0;
+  uint64_t last = 0;
+  bool ordered = true;
+  while (removed < kContainers && reader->Read(&event)) {
+    ordered = ordered && event.sequence() > last;
+    last = event.sequence();
+    if (event.kind() == pb::EVENT_KIND_CONTAINER_REMOVED) ++removed;
+  }
+  ctx->TryCancel();
+  (void)reader->Finish();
+  CHECK(removed == kContainers);
+  CHECK(ordered);
+  // 12,000 events behind, the idle stream holds one batch (128) and what gRPC's flow
+  // control admits; the journal keeps the rest.
+  std::printf("events: a flood grows the agent by %ld kB with no subscriber, by %ld kB with "
+              "one %d events behind\n",
+              control_kb, with_idle_kb, kContainers * 8);
+  CHECK(with_idle_kb < control_kb + 8 * 1024);
+
+  // The idle subscriber still gets everything once it reads.
+  int idle_removed = 0;
+  while (idle_removed < 2 * kContainers && idle->Read(&event)) {
+    if (event.kind() == pb::EVENT_KIND_CONTAINER_REMOVED) ++idle_removed;
+  }
+  CHECK(idle_removed == 2 * kContainers);
+  idle_ctx->TryCancel();
+  (void)idle->Finish();
 }
