@@ -328,8 +328,14 @@ void EventJournal::RemoveListener(uint64_t token) {
 }
 
 void EventJournal::Notify(uint64_t last) {
-  absl::MutexLock lock(&listeners_mu_);
-  for (auto& [token, fn] : listeners_) fn(last);
+  // Called outside the lock: a listener may drop the last reference to its
+  // stream, whose destructor removes the listener.
+  std::vector<std::function<void(uint64_t)>> listeners;
+  {
+    absl::MutexLock lock(&listeners_mu_);
+    for (const auto& [token, fn] : listeners_) listeners.push_back(fn);
+  }
+  for (const auto& fn : listeners) fn(last);
 }
 
 }  // namespace zlayer::events

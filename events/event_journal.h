@@ -54,8 +54,9 @@ class EventJournal final : public core::EventSink {
   uint64_t LastSequence() const;
   uint64_t OldestSequence() const;  // LastSequence() + 1 when empty
 
-  // `fn(last_sequence)` after every append, outside the journal's lock, on the
-  // appending thread: it must not block. Removing is a barrier.
+  // `fn(last_sequence)` after every append, outside the journal's locks, on the
+  // appending thread: it must not block. Not a barrier: `fn` may run once more
+  // after RemoveListener returns, so it must hold only weak references.
   uint64_t AddListener(std::function<void(uint64_t)> fn);
   void RemoveListener(uint64_t token);
 
