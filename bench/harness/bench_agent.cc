@@ -15,12 +15,6 @@
 #include "bench/harness/procinfo.h"
 
 namespace zlayer::bench {
-namespace {
-
-const char* kPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<BenchAgent>> BenchAgent::Start(BenchAgentSetup setup) {
   std::unique_ptr<BenchAgent> agent(new BenchAgent(std::move(setup)));
   const BenchAgentSetup& s = agent->setup_;
@@ -35,7 +29,7 @@ absl::StatusOr<std::unique_ptr<BenchAgent>> BenchAgent::Start(BenchAgentSetup se
     spawn.argv.push_back(arg);
   }
   spawn.argv.insert(spawn.argv.end(), s.extra_args.begin(), s.extra_args.end());
-  spawn.env = {kPath};
+  spawn.env = {kBenchPath};
   spawn.stdout_fd = log.get();
   spawn.stderr_fd = log.get();
   auto child = base::ChildProcess::Spawn(spawn);
@@ -65,15 +59,9 @@ BenchAgent::~BenchAgent() {
     return absl::StrContains(cmd, "zlayer-monitor") && absl::StrContains(cmd, data);
   }));
   const std::string root = setup_.run_dir + "/runtime";
-  base::RunOptions list;
-  list.argv = {setup_.runc_path, "--root", root, "list", "-q"};
-  list.env = {kPath};
-  list.timeout = absl::Seconds(30);
-  if (auto listed = base::RunCommand(list); listed.ok()) {
+  if (auto listed = RunTool({setup_.runc_path, "--root", root, "list", "-q"}); listed.ok()) {
     for (absl::string_view id : absl::StrSplit(listed->out, '\n', absl::SkipWhitespace())) {
-      base::RunOptions remove = list;
-      remove.argv = {setup_.runc_path, "--root", root, "delete", "--force", std::string(id)};
-      (void)base::RunCommand(remove);
+      (void)RunTool({setup_.runc_path, "--root", root, "delete", "--force", std::string(id)});
     }
   }
   UnmountUnder(setup_.data_dir);

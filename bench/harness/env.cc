@@ -30,20 +30,15 @@ namespace {
 
 using images::testing::TarEntry;
 
-const char* kPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-absl::StatusOr<base::RunResult> Run(std::vector<std::string> argv,
-                                    absl::Duration timeout = absl::Seconds(60)) {
-  base::RunOptions ro;
-  ro.argv = std::move(argv);
-  ro.env = {kPath};
-  ro.timeout = timeout;
-  return base::RunCommand(ro);
-}
-
 std::string FirstLine(const std::string& s) {
   return std::string(absl::StripAsciiWhitespace(s.substr(0, s.find('\n'))));
 }
+
+absl::StatusOr<base::RunResult> Run(std::vector<std::string> argv,
+                                    absl::Duration timeout = absl::Seconds(60)) {
+  return RunTool(std::move(argv), timeout);
+}
+
 
 // busybox with a relative link per applet (absolute links would point at the
 // host's merged /usr) and a passwd, as tests/oci builds it.
@@ -122,6 +117,22 @@ void CollectCgroupTree(const std::string& dir, std::vector<std::string>* out) {
 }
 
 }  // namespace
+
+const char kBenchPath[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+absl::StatusOr<base::RunResult> RunTool(std::vector<std::string> argv, absl::Duration timeout) {
+  base::RunOptions options;
+  options.argv = std::move(argv);
+  options.env = {kBenchPath};
+  options.timeout = timeout;
+  return base::RunCommand(options);
+}
+
+absl::Status ToolSucceeded(const absl::StatusOr<base::RunResult>& run, const std::string& what) {
+  if (!run.ok()) return run.status();
+  if (!run->ok()) return absl::InternalError(absl::StrCat(what, ": ", FirstLine(run->err + run->out)));
+  return absl::OkStatus();
+}
 
 void UnmountUnder(const std::string& dir) {
   if (dir.empty()) return;
@@ -357,7 +368,7 @@ absl::Status BenchEnv::StartContainerd() {
                             O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   base::SpawnOptions spawn;
   spawn.argv = {*containerd, "--config", dir + "/config.toml"};
-  spawn.env = {kPath};
+  spawn.env = {kBenchPath};
   spawn.stdout_fd = log.get();
   spawn.stderr_fd = log.get();
   auto child = base::ChildProcess::Spawn(spawn);
@@ -386,13 +397,7 @@ absl::StatusOr<base::RunResult> BenchEnv::Ctr(const std::vector<std::string>& ar
 }
 
 absl::Status BenchEnv::CtrOk(const std::vector<std::string>& args, absl::Duration timeout) const {
-  auto r = Ctr(args, timeout);
-  if (!r.ok()) return r.status();
-  if (!r->ok()) {
-    return absl::InternalError(
-        absl::StrCat("ctr ", absl::StrJoin(args, " "), ": ", FirstLine(r->err + r->out)));
-  }
-  return absl::OkStatus();
+  return ToolSucceeded(Ctr(args, timeout), "ctr " + absl::StrJoin(args, " "));
 }
 
 std::vector<pid_t> BenchEnv::ShimPids() const {

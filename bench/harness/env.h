@@ -129,4 +129,12 @@ void KillPids(const std::vector<pid_t>& pids);
 // Detaches every mount at or below `dir`, deepest first.
 void UnmountUnder(const std::string& dir);
 
+// The PATH every tool the bench starts gets.
+extern const char kBenchPath[];
+// Runs a tool to completion with that PATH.
+absl::StatusOr<base::RunResult> RunTool(std::vector<std::string> argv,
+                                        absl::Duration timeout = absl::Seconds(60));
+// OK when the run exited 0; else INTERNAL with `what` and the first line of its output.
+absl::Status ToolSucceeded(const absl::StatusOr<base::RunResult>& run, const std::string& what);
+
 }  // namespace zlayer::bench

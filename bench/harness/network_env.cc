@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "base/fs_util.h"
+#include "network/cni_config.h"
 #include "network/netns.h"
 #include "nlohmann/json.hpp"
 #include "oci_builder.h"
@@ -16,47 +17,20 @@
 namespace zlayer::bench {
 namespace {
 
-const char* kPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 // Private ranges of their own, in the bench's namespace only.
 constexpr char kAgentSubnet[] = "10.91.0.0/24";
 constexpr char kCtrSubnet[] = "10.91.1.0/24";
 
-absl::StatusOr<base::RunResult> RunIn(std::vector<std::string> argv) {
-  base::RunOptions options;
-  options.argv = std::move(argv);
-  options.env = {kPath};
-  options.timeout = absl::Seconds(120);
-  return base::RunCommand(options);
-}
-
-absl::Status Succeeded(const absl::StatusOr<base::RunResult>& run, const std::string& what) {
-  if (!run.ok()) return run.status();
-  if (!run->ok()) {
-    std::string output = run->err + run->out;
-    output = output.substr(0, output.find('\n'));
-    return absl::InternalError(absl::StrCat(what, ": ", output));
-  }
-  return absl::OkStatus();
-}
-
-// The config list ctr reads: the agent's embedded default, plugin for plugin
-// (bridge with host-local, then portmap), on a bridge and range of its own.
-std::string CtrConfList() {
-  nlohmann::json bridge = {
-      {"type", "bridge"},
-      {"bridge", "zb1"},
-      {"isGateway", true},
-      {"ipMasq", false},
-      {"hairpinMode", true},
-      {"ipam",
-       {{"type", "host-local"},
-        {"ranges", {{{{"subnet", kCtrSubnet}}}}},
-        {"routes", {{{"dst", "0.0.0.0/0"}}}}}},
-  };
-  nlohmann::json portmap = {
-      {"type", "portmap"}, {"capabilities", {{"portMappings", true}}}, {"snat", true}};
-  nlohmann::json list = {
-      {"cniVersion", "1.0.0"}, {"name", "zbench"}, {"plugins", {bridge, portmap}}};
+// The config list ctr reads: the agent's own embedded default (bridge with
+// host-local, then portmap), on a bridge and range of its own, leases in `dir`.
+std::string CtrConfList(const std::string& dir) {
+  network::NetworkConfig config;
+  config.default_bridge = "zb1";
+  config.default_subnet = kCtrSubnet;
+  config.default_masquerade = false;
+  config.run_dir = dir;
+  nlohmann::json list = network::EmbeddedDefaultList(config);
+  list["name"] = "zbench";
   return list.dump(2);
 }
 
@@ -74,8 +48,8 @@ absl::Status NetworkBench::Start() {
   netns_ = env_.socket_dir() + "/netns";
   if (auto status = network::CreateNetns(netns_); !status.ok()) return status;
   netns_made_ = true;
-  if (auto status = Succeeded(
-          RunIn({"/usr/bin/nsenter", "--net=" + netns_, "--", "ip", "link", "set", "lo", "up"}),
+  if (auto status = ToolSucceeded(
+          RunTool({"/usr/bin/nsenter", "--net=" + netns_, "--", "ip", "link", "set", "lo", "up"}),
           "ip link set lo up in the bench namespace");
       !status.ok()) {
     return status;
@@ -114,13 +88,13 @@ absl::Status NetworkBench::ImportImage() {
 
 absl::Status NetworkBench::StartCtrNamespace() {
   // Upper directories of the overlays ctr sees on /etc, /opt and /var/lib: its
-  // CNI config, the plugins (a link to Debian's), its CNI cache and leases.
+  // CNI config, the plugins (a link to Debian's), and libcni's cache.
   const std::string root = dir_ + "/ctr";
   for (const char* sub :
        {"/etc/cni/net.d", "/etc-work", "/opt/cni", "/opt-work", "/var-lib", "/var-lib-work"}) {
     if (auto status = base::MakeDirs(root + sub); !status.ok()) return status;
   }
-  if (auto status = base::WriteFileAtomic(root + "/etc/cni/net.d/10-zbench.conflist", CtrConfList(),
+  if (auto status = base::WriteFileAtomic(root + "/etc/cni/net.d/10-zbench.conflist", CtrConfList(root + "/leases"),
                                           0644, false);
       !status.ok()) {
     return status;
@@ -157,7 +131,7 @@ absl::Status NetworkBench::StartCtrNamespace() {
                 "/bin/sh",
                 "-c",
                 script};
-  spawn.env = {kPath};
+  spawn.env = {kBenchPath};
   const std::string log_path = root + "/holder.log";
   base::UniqueFd log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   spawn.stdout_fd = log.get();
@@ -192,7 +166,7 @@ absl::Status NetworkBench::CtrOk(const std::vector<std::string>& args) const {
                                    "--namespace",
                                    env_.ctr_namespace()};
   argv.insert(argv.end(), args.begin(), args.end());
-  return Succeeded(RunIn(std::move(argv)), "ctr " + absl::StrJoin(args, " "));
+  return ToolSucceeded(RunTool(std::move(argv)), "ctr " + absl::StrJoin(args, " "));
 }
 
 NetworkBench::~NetworkBench() {
