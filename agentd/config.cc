@@ -79,6 +79,11 @@ const std::vector<Flag>& Flags() {
       {"tcp", "HOST:PORT", "also serve plain TCP on this address (off by default)",
        SetChecked("tcp", &AgentConfig::tcp_address,
                   [](absl::string_view v) { return CheckHostPort(v, true); })},
+      {"metrics-address", "HOST:PORT",
+       "serve Prometheus metrics at http://HOST:PORT/metrics (off by default; "
+       "e.g. 127.0.0.1:9323)",
+       SetChecked("metrics-address", &AgentConfig::metrics_address,
+                  [](absl::string_view v) { return CheckHostPort(v, true); })},
       {"backend", "NAME", "backend: oci or mock (default oci)",
        [](const std::string& v, AgentConfig* c) {
          if (v != "oci" && v != "mock") return FlagError("backend", "expected oci or mock");
@@ -249,6 +254,7 @@ std::vector<std::string> RestartRequiredChanges(const AgentConfig& before, const
       {"listen.socket_mode", before.socket_mode != after.socket_mode},
       {"listen.socket_group", before.socket_group != after.socket_group},
       {"listen.tcp", before.tcp_address != after.tcp_address},
+      {"metrics.address", before.metrics_address != after.metrics_address},
       {"backend", before.backend != after.backend},
       {"data_dir", old_backend.data_dir != new_backend.data_dir},
       {"run_dir", old_backend.run_dir != new_backend.run_dir},

@@ -32,6 +32,8 @@ struct AgentConfig {
   runtimes::BackendConfig backend_config;
   // events.*: the journal's bounds (its path is <data_dir>/events.db).
   events::EventJournalConfig events;
+  // metrics.address: where /metrics is served (HOST:PORT); empty = off.
+  std::string metrics_address;
 };
 
 inline constexpr char kDefaultConfigFile[] = "/etc/zlayer/agentd.yaml";

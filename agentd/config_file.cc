@@ -145,6 +145,13 @@ class ConfigReader {
                            {{"max_events", Int(&config.events.max_events, 10, 10'000'000)},
                             {"max_age", DurationValue(&config.events.max_age, absl::Minutes(1))}});
                  }},
+                {"metrics",
+                 [&](const YAML::Node& n, const std::string& p) {
+                   ReadMap(n, p,
+                           {{"address", Checked(&config.metrics_address, [](absl::string_view v) {
+                               return v.empty() ? std::string() : CheckHostPort(v, true);
+                             })}});
+                 }},
                 {"container_auth",
                  [&](const YAML::Node& n, const std::string& p) { ReadContainerAuth(n, p); }},
             });
@@ -361,6 +368,9 @@ std::string ConfigToYaml(const AgentConfig& config) {
   out << YAML::Key << "events" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "max_events" << YAML::Value << config.events.max_events;
   out << YAML::Key << "max_age" << YAML::Value << absl::FormatDuration(config.events.max_age);
+  out << YAML::EndMap;
+  out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "address" << YAML::Value << config.metrics_address;
   out << YAML::EndMap;
   if (backend.container_auth.enabled) {
     // The secret's path only, never the secret.

@@ -18,6 +18,7 @@
 #include "agentd/backends.h"
 #include "agentd/config.h"
 #include "agentd/journal_sink.h"
+#include "agentd/metrics_endpoint.h"
 #include "agentd/server.h"
 #include "agentd/systemd.h"
 #include "agentd/watchdog.h"
@@ -195,12 +196,40 @@ int Run(int argc, char** argv) {
   if (config.backend == "mock") context.spool_dir = "/tmp";
   context.cgroup_mode = core::CgroupModeName(cgroups::DetectMode());
 
+  // Metrics listen before the API does, so GetAgentInfo can name the bound address
+  // and the first RPC is counted.
+  metrics::RpcMetrics rpc_metrics;
+  metrics::PullMetrics pull_metrics;
+  MetricsSources metric_sources{&context, &rpc_metrics, &pull_metrics,
+                                config.backend == "mock" ? "" : journal_config.path};
+  std::unique_ptr<metrics::HttpEndpoint> metrics_endpoint;
+  if (!config.metrics_address.empty()) {
+    auto started = StartMetricsEndpoint(config.metrics_address, &metric_sources);
+    if (!started.ok()) {
+      log->critical("{}", started.status().message());
+      NotifyStatus(absl::StrCat("failed: ", started.status().message()));
+      return 1;
+    }
+    metrics_endpoint = std::move(*started);
+    context.pulls = &pull_metrics;
+    context.metrics_address = metrics_endpoint->address();
+    if (metrics_endpoint->loopback()) {
+      log->info("metrics at http://{}/metrics", metrics_endpoint->address());
+    } else {
+      log->warn(
+          "metrics at http://{}/metrics are reachable beyond this host, without "
+          "authentication; they name every container and image",
+          metrics_endpoint->address());
+    }
+  }
+
   ServerOptions options;
   options.inherited_fds = sd->listen_fds;
   if (!activated) options.socket_path = config.socket_path;
   options.socket_mode = config.socket_mode;
   options.socket_group = config.socket_group;
   options.tcp_address = config.tcp_address;
+  if (metrics_endpoint) options.rpc_metrics = &rpc_metrics;
 #ifdef ZLAYER_AGENTD_TEST_HOOKS
   TestHooksService hooks(&queue, config.work_threads);
   options.customize = [&hooks](grpc::ServerBuilder* builder) {
@@ -320,6 +349,8 @@ int Run(int argc, char** argv) {
 
   NotifyStopping("stopping: finishing in-flight calls; containers keep running");
   probe.reset();
+  // Scrapes read the backend: the listener goes before it does.
+  metrics_endpoint.reset();
   (*server)->Shutdown(config.shutdown_grace);
   server->reset();
   queue.Shutdown();

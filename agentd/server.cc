@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agentd/grpc/metrics_interceptor.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
 #include "base/unique_fd.h"
@@ -77,6 +78,11 @@ absl::Status AgentServer::Listen(const ServerOptions& options) {
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.SetMaxSendMessageSize(64 << 20);
   if (options.customize) options.customize(&builder);
+  if (options.rpc_metrics) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(MetricsInterceptorFactory(options.rpc_metrics));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
 
   if (!options.socket_path.empty()) {
     const std::string& path = options.socket_path;

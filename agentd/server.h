@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "agentd/grpc/runtime_service.h"
 #include "agentd/grpc/service_context.h"
+#include "metrics/agent_metrics.h"
 
 namespace zlayer::agentd {
 
@@ -30,6 +31,8 @@ struct ServerOptions {
   // Called with the builder before the server starts. Empty in production; the
   // test build (zlayer-agentd-testhooks) registers its fault-injection service.
   std::function<void(grpc::ServerBuilder*)> customize;
+  // When set, every RPC is counted here (an interceptor; none without metrics).
+  metrics::RpcMetrics* rpc_metrics = nullptr;
 };
 
 class AgentServer {

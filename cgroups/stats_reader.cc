@@ -368,27 +368,30 @@ absl::StatusOr<core::CgroupStats> StatsReader::Read() const {
         break;
       }
       case Stat::kMemStatV2: {
-        static constexpr absl::string_view kKeys[] = {"anon", "file", "kernel", "sock",
-                                                      "shmem"};
-        std::optional<uint64_t> v[5];
-        ParseKeyedValues(c, kKeys, v, 5);
+        static constexpr absl::string_view kKeys[] = {"anon", "file",  "kernel",
+                                                      "sock", "shmem", "inactive_file"};
+        std::optional<uint64_t> v[6];
+        ParseKeyedValues(c, kKeys, v, 6);
         st.memory_anon = v[0];
         st.memory_file = v[1];
         st.memory_kernel = v[2];
         st.memory_sock = v[3];
         st.memory_shmem = v[4];
+        st.memory_inactive_file = v[5];
         break;
       }
       case Stat::kMemStatV1: {
         // total_* are hierarchical (children included), like every v2 figure;
         // the bare keys count this cgroup alone and serve only as a fallback.
-        static constexpr absl::string_view kKeys[] = {"total_rss", "total_cache",
-                                                      "total_shmem", "rss", "cache", "shmem"};
-        std::optional<uint64_t> v[6];
-        ParseKeyedValues(c, kKeys, v, 6);
+        static constexpr absl::string_view kKeys[] = {
+            "total_rss", "total_cache", "total_shmem",         "rss",
+            "cache",     "shmem",       "total_inactive_file", "inactive_file"};
+        std::optional<uint64_t> v[8];
+        ParseKeyedValues(c, kKeys, v, 8);
         st.memory_anon = v[0] ? v[0] : v[3];
         st.memory_file = v[1] ? v[1] : v[4];
         st.memory_shmem = v[2] ? v[2] : v[5];
+        st.memory_inactive_file = v[6] ? v[6] : v[7];
         break;
       }
       case Stat::kMemEvents: {

@@ -59,6 +59,8 @@ struct CgroupStats {
   std::optional<uint64_t> memory_kernel;
   std::optional<uint64_t> memory_sock;
   std::optional<uint64_t> memory_shmem;
+  // Page cache the kernel may reclaim first; usage minus this is the working set.
+  std::optional<uint64_t> memory_inactive_file;
   std::optional<uint64_t> memory_oom_events;
   std::optional<uint64_t> memory_oom_kill;
 

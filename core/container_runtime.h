@@ -42,6 +42,9 @@ class ContainerRuntime {
   // ("runc 1.1.5"), for logs and GetAgentInfo.
   virtual std::string BackendName() const = 0;
   virtual std::string RuntimeDescription() const { return {}; }
+  // Processes supervising containers now (the OCI backend's zlayer-monitor), for
+  // metrics; nullopt for a backend that has none.
+  virtual std::optional<size_t> MonitorCount() { return std::nullopt; }
 
   // Lifecycle -----------------------------------------------------------------
 

@@ -44,6 +44,9 @@ LAYERS = {
     # The node's event journal (SQLite) behind the Events RPC; backends reach it
     # only through core::EventSink.
     "events": ["core", "base"],
+    # Prometheus metrics: the text format, RPC and pull counters, the cAdvisor-named
+    # container families over core::ContainerRuntime, and the /metrics HTTP listener.
+    "metrics": ["core", "base"],
     # What backends share (files directly in runtimes/): state bus, registry, settings.
     "runtimes": ["core", "base", "auth", "images", "network"],
     # MockRuntime: the in-memory backend that behaves like the contract's reference mock.
@@ -56,7 +59,7 @@ LAYERS = {
     "cri": ["core", "base", "runtimes", "images", "network", "cgroups", "proto"],
     # zlayer-agentd: config, the gRPC services, systemd, watchdog; over every layer.
     "agentd": ["core", "base", "cgroups", "images", "deploy", "network", "auth", "events",
-               "runtimes", "runtimes/mock", "runtimes/oci", "proto"],
+               "metrics", "runtimes", "runtimes/mock", "runtimes/oci", "proto"],
     # zlayerctl, the command-line client over the generated stubs.
     "cli": ["core", "base", "cgroups", "deploy", "proto"],
     # Benchmarks; they drive real agents with the test fixtures (bench/CMakeLists.txt).
@@ -83,7 +86,7 @@ SIZE_EXTS = (".cc", ".h", ".hpp", ".c", ".py", ".sh", ".proto")
 CLUSTERS = [
     ("contract", ["core"]),
     ("platform", ["base"]),
-    ("peers", ["cgroups", "images", "deploy", "network", "auth", "events"]),
+    ("peers", ["cgroups", "images", "deploy", "network", "auth", "events", "metrics"]),
     ("backends", ["runtimes", "runtimes/mock", "runtimes/oci"]),
     ("wire", ["proto"]),
     ("front ends", ["agentd", "cli", "cri"]),

@@ -8,7 +8,7 @@ BUILD_PKGS=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev catch2 libsystemd-dev
   libcurl4-openssl-dev libarchive-dev libssl-dev nlohmann-json3-dev libsqlite3-dev
-  libzstd-dev zlib1g-dev
+  libzstd-dev zlib1g-dev libmicrohttpd-dev
 )
 # Real parts the tests drive: OCI runtimes, a registry, image tooling, systemd tools,
 # an independent gRPC client.
@@ -19,6 +19,7 @@ TEST_PKGS=(
   grpc-proto python3-grpcio python3-protobuf
   clang libclang-rt-14-dev
   apache2-utils python3-cryptography
+  python3-prometheus-client tmux curl
 )
 BENCH_PKGS=(containerd)
 # Profilers behind docs/performance.md's causes (bench/run.sh installs them; CI does not).

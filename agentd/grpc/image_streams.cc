@@ -2,7 +2,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <map>
+
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "agentd/grpc/status_convert.h"
 #include "agentd/grpc/stream_writer.h"
 #include "agentd/grpc/streams.h"
@@ -33,14 +38,34 @@ class PullStream final : public StreamWriter<pb::PullImageEvent, PullStream> {
 
  private:
   void Run() {
+    const absl::Time start = absl::Now();
+    // Bytes of layers fetched from the registry: the last count seen per layer that
+    // was downloading (layers already present never are). Layers download in parallel, so progress
+    // may arrive on several threads.
+    absl::Mutex downloaded_mu;
+    std::map<std::string, uint64_t> downloaded;
     // The pull goes on even if the client leaves: others may share it, and the
     // image is wanted either way.
-    auto result = ctx_.images->PullImage(request_, [this](const core::PullProgress& p) {
-      if (p.kind == core::PullProgress::Kind::kLayer && Backlog() > kMaxProgressBacklog) {
-        return;
+    auto result = ctx_.images->PullImage(request_, [&](const core::PullProgress& p) {
+      if (p.kind == core::PullProgress::Kind::kLayer) {
+        using State = core::PullProgress::LayerState;
+        {
+          absl::MutexLock lock(&downloaded_mu);
+          if (p.layer_state == State::kDownloading || downloaded.contains(p.digest)) {
+            auto& bytes = downloaded[p.digest];
+            bytes = std::max(bytes, p.bytes_done);
+          }
+        }
+        if (Backlog() > kMaxProgressBacklog) return;
       }
       Send(proto::ToProto(p));
     });
+    if (ctx_.pulls) {
+      uint64_t bytes = 0;
+      absl::MutexLock lock(&downloaded_mu);
+      for (const auto& [digest, n] : downloaded) bytes += n;
+      ctx_.pulls->Finished(result.ok(), bytes, absl::ToDoubleSeconds(absl::Now() - start));
+    }
     if (!result.ok()) {
       Close(ToGrpcStatus(result.status()));
       return;

@@ -351,6 +351,7 @@ RuntimeServiceImpl::Unary* RuntimeServiceImpl::GetAgentInfo(Ctx* ctx, const pb::
   response->set_backend(ctx_.containers->BackendName());
   response->set_runtime(ctx_.containers->RuntimeDescription());
   response->set_cgroup_mode(ctx_.cgroup_mode);
+  response->set_metrics_address(ctx_.metrics_address);
   *response->mutable_started_at() = proto::ToProto(ctx_.started_at);
   auto records = ctx_.containers->ListContainers({});
   if (records.ok()) response->set_containers(static_cast<uint32_t>(records->size()));

@@ -11,6 +11,7 @@
 #include "core/container_runtime.h"
 #include "core/image_service.h"
 #include "events/event_journal.h"
+#include "metrics/agent_metrics.h"
 
 namespace zlayer::agentd {
 
@@ -29,6 +30,10 @@ struct ServiceContext {
   std::string version;
   // "v2", "hybrid", "v1": what the host offers, for GetAgentInfo.
   std::string cgroup_mode;
+  // Set when metrics.address is: pulls are counted, and GetAgentInfo names the
+  // listener's bound address.
+  metrics::PullMetrics* pulls = nullptr;
+  std::string metrics_address;
 };
 
 }  // namespace zlayer::agentd

@@ -164,6 +164,13 @@ absl::Status OciBackend::PrepareMonitorCgroup() {
   return absl::OkStatus();
 }
 
+std::optional<size_t> OciBackend::MonitorCount() {
+  absl::MutexLock lock(&mu_);
+  size_t n = 0;
+  for (const auto& [id, container] : containers_) n += container->monitor_pid != 0;
+  return n;
+}
+
 std::string OciBackend::RuntimeDescription() const {
   return runtime_ ? runtime_->info().version : std::string();
 }

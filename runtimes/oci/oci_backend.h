@@ -46,6 +46,7 @@ class OciBackend final : public core::ContainerRuntime {
 
   std::string BackendName() const override { return "oci"; }
   std::string RuntimeDescription() const override;
+  std::optional<size_t> MonitorCount() override;
 
   // Lifecycle (oci_lifecycle.cc).
   absl::Status CreateContainer(const core::ContainerId& id, const core::ServiceSpec& spec,

@@ -109,6 +109,7 @@ TEST_CASE("Fixture: hybrid host (this machine, kernel 6.18)", "[unit]") {
   CHECK(s.memory_limit == 64u << 20);
   CHECK(s.memory_anon == 8241152u);  // total_rss
   CHECK(s.memory_file == 4096u);     // total_cache
+  CHECK(s.memory_inactive_file == 4096u);  // total_inactive_file
   CHECK(s.memory_shmem == 0u);
   CHECK(s.memory_kernel == 405504u);  // memory.kmem.usage_in_bytes
   CHECK(s.memory_sock == 0u);         // memory.kmem.tcp.usage_in_bytes
@@ -157,6 +158,7 @@ TEST_CASE("Fixture: pure v2 host (Debian 6.1 VM, systemd 252)", "[unit]") {
   CHECK(s.memory_limit == 64u << 20);
   CHECK(s.memory_anon == 8245248u);
   CHECK(s.memory_file == 1769472u);
+  CHECK(s.memory_inactive_file == 843776u);
   CHECK(s.memory_kernel == 401408u);
   CHECK(s.memory_sock == 0u);
   CHECK(s.memory_shmem == 0u);
@@ -212,6 +214,7 @@ TEST_CASE("Fixture: pure v1 host (Debian 6.1 VM, systemd legacy mode)", "[unit]"
   CHECK(s.memory_limit == 64u << 20);
   CHECK(s.memory_anon == 8237056u);
   CHECK(s.memory_file == 1802240u);
+  CHECK(s.memory_inactive_file == 839680u);  // total_inactive_file
   CHECK(s.memory_shmem == 0u);
   CHECK(s.memory_kernel == 417792u);
   CHECK(s.memory_sock == 0u);

@@ -159,6 +159,20 @@ void OciEnv::RemoveCgroups() {
   }
 }
 
+pb::ServiceSpec OciEnv::Hog(const std::vector<std::string>& args) const {
+  pb::ServiceSpec spec;
+  spec.mutable_image()->set_name(image_);
+  spec.mutable_command()->add_entrypoint("/bin/hog");
+  for (const auto& a : args) spec.mutable_command()->add_args(a);
+  return spec;
+}
+
+void OciEnv::AwaitReady(const pb::ContainerId& id) {
+  const std::string ready = absl::StrCat(agent_->root(), "/data/containers/", id.service(), "-rep-",
+                                         id.replica(), "/rootfs/ready");
+  REQUIRE(WaitFor([&] { return ::access(ready.c_str(), F_OK) == 0; }, absl::Seconds(30)));
+}
+
 pb::ServiceSpec OciEnv::Shell(const std::string& script) const {
   pb::ServiceSpec spec;
   spec.mutable_image()->set_name(image_);

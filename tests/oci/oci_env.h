@@ -48,6 +48,11 @@ class OciEnv {
   void Remove(const pb::ContainerId& id, bool force = true);
   // A spec running `sh -c script` from the test image.
   pb::ServiceSpec Shell(const std::string& script) const;
+  // A spec running the image's /bin/hog (tests/support/cgroup_hog.cc) with `args`:
+  // "mem N" touches N MiB, "cpu" spins, "fork N" keeps N children.
+  pb::ServiceSpec Hog(const std::vector<std::string>& args) const;
+  // Waits (REQUIRE, 30 s) until the hog has set up its work: it creates /ready then.
+  void AwaitReady(const pb::ContainerId& id);
 
   // Every container the agent knows is removed at teardown.
  private:

@@ -21,21 +21,6 @@ pb::ContainerStats Stats(OciEnv& env, const pb::ContainerId& id) {
   return s;
 }
 
-// The hog creates /ready in its rootfs once its work is set up.
-void AwaitReady(OciEnv& env, const pb::ContainerId& id) {
-  const std::string ready = env.agent().root() + "/data/containers/" + id.service() + "-rep-" +
-                            std::to_string(id.replica()) + "/rootfs/ready";
-  REQUIRE(WaitFor([&] { return ::access(ready.c_str(), F_OK) == 0; }, absl::Seconds(30)));
-}
-
-pb::ServiceSpec Hog(OciEnv& env, std::vector<std::string> args) {
-  pb::ServiceSpec spec;
-  spec.mutable_image()->set_name(env.image());
-  spec.mutable_command()->add_entrypoint("/bin/hog");
-  for (auto& a : args) spec.mutable_command()->add_args(a);
-  return spec;
-}
-
 constexpr uint64_t kMiB = 1ull << 20;
 
 }  // namespace
@@ -44,11 +29,11 @@ TEST_CASE("stats: memory matches what the container touched, the limit is the sp
           "[root][oci]") {
   SKIP_UNLESS_CONTAINERS();
   OciEnv env;
-  auto spec = Hog(env, {"mem", "64"});
+  auto spec = env.Hog({"mem", "64"});
   spec.mutable_resources()->set_memory_bytes(256 * kMiB);
   const auto id = env.Create("memhog", 1, spec);
   env.Start(id);
-  AwaitReady(env, id);
+  env.AwaitReady(id);
   const auto s = Stats(env, id);
   // 64 MiB of anonymous memory, touched; plus what any process costs the cgroup
   // (page tables, kernel stack, the binary's pages): a few MiB, never 16.
@@ -64,9 +49,9 @@ TEST_CASE("stats: no limit reads as 0, CPU usage grows, pids count children", "[
   SKIP_UNLESS_CONTAINERS();
   OciEnv env;
   SECTION("cpu") {
-    const auto id = env.Create("cpuhog", 1, Hog(env, {"cpu"}));
+    const auto id = env.Create("cpuhog", 1, env.Hog({"cpu"}));
     env.Start(id);
-    AwaitReady(env, id);
+    env.AwaitReady(id);
     const auto a = Stats(env, id);
     CHECK(a.memory_limit() == 0);
     absl::SleepFor(absl::Milliseconds(300));
@@ -79,9 +64,9 @@ TEST_CASE("stats: no limit reads as 0, CPU usage grows, pids count children", "[
     CHECK(static_cast<double>(b.cpu_usage_usec() - a.cpu_usage_usec()) > wall_usec / 3);
   }
   SECTION("pids") {
-    const auto id = env.Create("forker", 1, Hog(env, {"fork", "5"}));
+    const auto id = env.Create("forker", 1, env.Hog({"fork", "5"}));
     env.Start(id);
-    AwaitReady(env, id);
+    env.AwaitReady(id);
     const auto s = Stats(env, id);
     REQUIRE(s.has_pids_current());
     CHECK(s.pids_current() == 6);

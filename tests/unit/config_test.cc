@@ -1,6 +1,8 @@
+#include "agentd/config.h"
+
 #include <catch2/catch.hpp>
 
-#include "agentd/config.h"
+#include "absl/strings/match.h"
 
 using zlayer::agentd::AgentConfig;
 using zlayer::agentd::LoadConfigText;
@@ -33,6 +35,8 @@ limits:
   log_max_size: 5Mi
   log_max_files: 2
   exec_max_output: 1Mi
+metrics:
+  address: 127.0.0.1:9323
 )";
   REQUIRE(LoadConfigText(text, "agentd.yaml", &c).ok());
   CHECK(c.socket_path == "/run/z/a.sock");
@@ -56,6 +60,24 @@ limits:
   CHECK(c.backend_config.registries.insecure == std::vector<std::string>{"reg.local:5000"});
   CHECK(c.backend_config.registries.max_layer_bytes == 2ull << 30);
   CHECK(c.backend_config.log_max_bytes == 5ull << 20);
+  CHECK(c.metrics_address == "127.0.0.1:9323");
+}
+
+TEST_CASE("metrics.address: off by default, HOST:PORT checked in file and flag", "[unit]") {
+  AgentConfig c;
+  CHECK(c.metrics_address.empty());
+  auto bad = LoadConfigText("metrics:\n  address: 9323\n", "agentd.yaml", &c);
+  CHECK(bad.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(bad.message(), "agentd.yaml:2:12"));
+  CHECK(absl::StrContains(bad.message(), "HOST:PORT"));
+  std::vector<std::string> args = {"zlayer-agentd", "--metrics-address", "[::1]:9323"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  REQUIRE(ParseFlags(static_cast<int>(argv.size()), argv.data(), &c).ok());
+  CHECK(c.metrics_address == "[::1]:9323");
+  AgentConfig after = c;
+  after.metrics_address = "127.0.0.1:1";
+  CHECK(RestartRequiredChanges(c, after) == std::vector<std::string>{"metrics.address"});
 }
 
 TEST_CASE("config errors name file:line:column, the key and what is expected", "[unit]") {
