@@ -48,6 +48,7 @@ void AddStatsCommands(std::vector<Command>* out);
 void AddIoCommands(std::vector<Command>* out);
 void AddDeployCommands(std::vector<Command>* out);
 void AddEventCommands(std::vector<Command>* out);
+void AddTopCommands(std::vector<Command>* out);
 
 // Every command, in the order `zlayerctl --help` lists them.
 const std::vector<Command>& AllCommands();

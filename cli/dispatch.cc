@@ -24,7 +24,7 @@ const Group kGroups[] = {
     {"Images", {"pull", "import", "images", "tag", "rmi", "prune"}},
     {"Containers",
      {"create", "start", "run", "stop", "kill", "rm", "ps", "inspect", "logs", "exec", "wait",
-      "stats", "events"}},
+      "stats", "top", "events"}},
     {"Deployments", {"apply", "down"}},
 };
 
@@ -80,6 +80,7 @@ const std::vector<Command>& AllCommands() {
     AddQueryCommands(all);
     AddStatsCommands(all);
     AddIoCommands(all);
+    AddTopCommands(all);
     AddEventCommands(all);
     AddDeployCommands(all);
     for (auto& c : *all) AddCommonOptions(&c.spec);
