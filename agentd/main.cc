@@ -176,6 +176,13 @@ int Run(int argc, char** argv) {
   }
   const absl::Duration recovery = absl::Now() - recovery_start;
   core::ContainerRuntime& containers = *backend->containers;
+  if (auto all = containers.ListContainers({}); all.ok()) {
+    std::vector<core::ContainerId> ids;
+    for (const auto& r : *all) ids.push_back(r.id);
+    if (size_t n = (*journal)->ReconcileRemoved(ids)) {
+      log->info("journaled {} removal(s) that happened while the agent was stopping", n);
+    }
+  }
   const std::string recovered = Summary(containers);
   log->info("backend ready {} recovery_ms={}", recovered, absl::ToInt64Milliseconds(recovery));
   (*journal)->Record({.kind = core::EventKind::kAgentRecovered, .message = recovered});

@@ -57,10 +57,7 @@ absl::Status ApplyFilter(const std::string& filter, pb::EventsRequest* request) 
     auto kind = core::EventKindFromName(value);
     if (!kind) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--filter kind=", value,
-                       ": unknown; kinds are container_created, container_started, "
-                       "container_stopping, container_exited, container_oom, container_failed, "
-                       "container_removed, agent_started, agent_recovered"));
+          absl::StrCat("--filter kind=", value, ": unknown; kinds are ", core::EventKindNames()));
     }
     request->add_kinds(proto::ToProto(*kind));
   } else {

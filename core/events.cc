@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
 namespace zlayer::core {
 namespace {
 
@@ -16,6 +19,14 @@ constexpr std::pair<EventKind, const char*> kNames[] = {
     {EventKind::kContainerRemoved, "container_removed"},
     {EventKind::kAgentStarted, "agent_started"},
     {EventKind::kAgentRecovered, "agent_recovered"},
+    {EventKind::kContainerHealth, "container_health"},
+    {EventKind::kExecStarted, "exec_started"},
+    {EventKind::kExecExited, "exec_exited"},
+    {EventKind::kImagePulled, "image_pulled"},
+    {EventKind::kImageImported, "image_imported"},
+    {EventKind::kImageTagged, "image_tagged"},
+    {EventKind::kImageRemoved, "image_removed"},
+    {EventKind::kImagePruned, "image_pruned"},
 };
 
 }  // namespace
@@ -32,6 +43,40 @@ std::optional<EventKind> EventKindFromName(const std::string& name) {
     if (name == n) return k;
   }
   return std::nullopt;
+}
+
+Event ExecNodeEvent(const ContainerId& id, const std::string& deployment,
+                    const std::vector<std::string>& command, std::optional<int> exit_code) {
+  constexpr size_t kMaxMessage = 256;
+  Event event;
+  event.kind = exit_code ? EventKind::kExecExited : EventKind::kExecStarted;
+  event.container = id;
+  event.deployment = deployment;
+  event.message = absl::StrJoin(command, " ");
+  if (event.message.size() > kMaxMessage)
+    event.message = event.message.substr(0, kMaxMessage) + "...";
+  if (exit_code) event.outcome = WaitOutcome::Exited(*exit_code);
+  return event;
+}
+
+Event HealthNodeEvent(const ContainerId& id, const std::string& deployment,
+                      const std::string& status, const std::string& output) {
+  constexpr size_t kMaxOutput = 256;
+  Event event;
+  event.kind = EventKind::kContainerHealth;
+  event.container = id;
+  event.deployment = deployment;
+  event.message = status;
+  if (!output.empty()) {
+    absl::StrAppend(&event.message, ": ", output.substr(0, kMaxOutput));
+  }
+  return event;
+}
+
+std::string EventKindNames() {
+  std::vector<const char*> names;
+  for (const auto& [kind, name] : kNames) names.push_back(name);
+  return absl::StrJoin(names, ", ");
 }
 
 bool EventFilter::Matches(const Event& event) const {

@@ -23,11 +23,25 @@ enum class EventKind {
   kContainerRemoved,
   kAgentStarted,
   kAgentRecovered,  // message: how many containers were found
+  // message: the new status (healthy, unhealthy, starting) and the probe's output.
+  kContainerHealth,
+  // An exec's process (not a health probe's): message is the command line; the exit
+  // event's outcome carries the exit code.
+  kExecStarted,
+  kExecExited,
+  // image: the reference; message: the digest, or what was tagged or reclaimed.
+  kImagePulled,
+  kImageImported,
+  kImageTagged,
+  kImageRemoved,
+  kImagePruned,
 };
 
 // Stable lower-case names ("container_exited"), for the journal and the CLI.
 const char* EventKindName(EventKind kind);
 std::optional<EventKind> EventKindFromName(const std::string& name);
+// Every kind's name, comma-separated, for help and error messages.
+std::string EventKindNames();
 
 struct Event {
   uint64_t sequence = 0;  // set by the journal
@@ -40,6 +54,15 @@ struct Event {
   std::string image;
   std::string message;
 };
+
+// kExecStarted (exit_code absent) or kExecExited of `command` in a container; the
+// command line is shortened to a few hundred bytes, as an event is not a log.
+Event ExecNodeEvent(const ContainerId& id, const std::string& deployment,
+                    const std::vector<std::string>& command, std::optional<int> exit_code);
+
+// A health status change ("healthy", "unhealthy", "starting") with the probe's output.
+Event HealthNodeEvent(const ContainerId& id, const std::string& deployment,
+                      const std::string& status, const std::string& output);
 
 // Which events a reader wants; empty fields match everything.
 struct EventFilter {

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/logging.h"
@@ -199,6 +200,30 @@ void EventJournal::ContainerRemoved(const core::ContainerId& id, const std::stri
 }
 
 void EventJournal::Record(Event event) { Append({std::move(event)}, std::nullopt); }
+
+size_t EventJournal::ReconcileRemoved(const std::vector<core::ContainerId>& existing) {
+  std::vector<std::string> seen_alive;
+  {
+    absl::MutexLock lock(&mu_);
+    Statement rows(db_, "SELECT container FROM last_phase ORDER BY container");
+    while (rows.ok() && rows.Step() == SQLITE_ROW) seen_alive.push_back(rows.Text(0));
+  }
+  absl::flat_hash_set<std::string> present;
+  for (const auto& id : existing) present.insert(ContainerKey(id));
+  size_t reported = 0;
+  for (const auto& key : seen_alive) {
+    if (present.contains(key)) continue;
+    auto id = core::ContainerId::Parse(key);
+    if (!id.ok()) continue;
+    Event event;
+    event.kind = EventKind::kContainerRemoved;
+    event.container = *id;
+    event.message = "removed while the agent was stopping; reported at recovery";
+    Append({std::move(event)}, -1);
+    ++reported;
+  }
+  return reported;
+}
 
 void EventJournal::Append(std::vector<Event> batch, std::optional<int> container_phase) {
   if (batch.empty()) return;

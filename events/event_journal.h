@@ -46,6 +46,11 @@ class EventJournal final : public core::EventSink {
   void ContainerRemoved(const core::ContainerId& id, const std::string& deployment) override;
   void Record(core::Event event) override;
 
+  // After recovery: every container the journal last saw alive but the backend no
+  // longer has (removed, and the agent stopped before journaling it) gets its
+  // removed event now, so no removal goes unreported. Returns how many.
+  size_t ReconcileRemoved(const std::vector<core::ContainerId>& existing);
+
   // Events with a sequence above `after`, oldest first, at most `limit`.
   absl::StatusOr<std::vector<core::Event>> ReadAfter(uint64_t after, size_t limit) const;
   // OK when every event after `after` is still kept; OUT_OF_RANGE naming the

@@ -212,6 +212,7 @@ absl::StatusOr<core::ImportResult> ImageStore::ImportImage(const std::string& re
   recorded = true;
   base::Logger("images")->info("image imported reference={} digest={} layers={}", key,
                                top_digest, m.layers.size());
+  Journal(core::EventKind::kImageImported, key, top_digest);
   return core::ImportResult{key, top_digest};
 }
 

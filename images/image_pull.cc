@@ -73,6 +73,10 @@ absl::StatusOr<PullResult> ImageStore::PullImage(const core::PullRequest& reques
   flight->fanout.AddListener(&progress);
   if (leader) {
     flight->result = PullLeader(ref, request, flight->fanout);
+    // Once per pull that fetched something: followers share the leader's.
+    if (flight->result.ok() && !flight->result->already_present) {
+      Journal(core::EventKind::kImagePulled, flight->result->reference, flight->result->digest);
+    }
     {
       absl::MutexLock lock(&mu_);
       flights_.erase(key);

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "base/fs_util.h"
 #include "base/logging.h"
@@ -170,6 +171,11 @@ absl::StatusOr<std::vector<core::ImageInfo>> ImageStore::ListImages() {
   return out;
 }
 
+void ImageStore::Journal(core::EventKind kind, std::string image, std::string message) const {
+  if (options_.events == nullptr) return;
+  options_.events->Record({.kind = kind, .image = std::move(image), .message = std::move(message)});
+}
+
 absl::Status ImageStore::RemoveImage(const std::string& reference, bool force) {
   AGENTD_ASSIGN_OR_RETURN(Reference ref, ParseReference(reference));
   const std::string key = StoreKey(ref);
@@ -184,10 +190,20 @@ absl::Status ImageStore::RemoveImage(const std::string& reference, bool force) {
   AGENTD_RETURN_IF_ERROR(db_->DeleteImage(key));
   base::Logger("images")->info("image removed reference={} digest={} force={}", key,
                                row->top_digest, force);
+  Journal(core::EventKind::kImageRemoved, key, row->top_digest);
   return Collect(std::vector<std::string>{row->manifest_digest}).status();
 }
 
-absl::StatusOr<core::PruneResult> ImageStore::PruneImages() { return Collect(std::nullopt); }
+absl::StatusOr<core::PruneResult> ImageStore::PruneImages() {
+  auto result = Collect(std::nullopt);
+  if (result.ok() && !result->deleted.empty()) {
+    Journal(
+        core::EventKind::kImagePruned, "",
+        absl::StrCat("deleted ", result->deleted.size(), " (", absl::StrJoin(result->deleted, ", "),
+                     "); reclaimed ", result->space_reclaimed, " bytes"));
+  }
+  return result;
+}
 
 absl::StatusOr<core::PruneResult> ImageStore::Collect(
     std::optional<std::vector<std::string>> only) {
@@ -260,7 +276,9 @@ absl::Status ImageStore::TagImage(const std::string& source, const std::string& 
   }
   AGENTD_ASSIGN_OR_RETURN(auto row, FindLocal(src));
   if (!row) return absl::NotFoundError(absl::StrCat("image ", src.String(), " is not in the store"));
-  return db_->CopyImage(*row, StoreKey(dst));
+  AGENTD_RETURN_IF_ERROR(db_->CopyImage(*row, StoreKey(dst)));
+  Journal(core::EventKind::kImageTagged, StoreKey(dst), absl::StrCat("from ", StoreKey(src)));
+  return absl::OkStatus();
 }
 
 absl::Status ImageStore::AddUser(const std::string& container_key,

@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "core/events.h"
 #include "core/image_service.h"
 #include "core/types.h"
 #include "images/blob_store.h"
@@ -54,6 +55,8 @@ struct StoreOptions {
   // syncfs() each snapshot before recording it, so a power loss cannot leave a
   // recorded snapshot with empty files. Tests may turn it off for speed.
   bool sync_snapshots = true;
+  // Where pulls, imports, tags, removals and prunes are reported; may be null.
+  core::EventSink* events = nullptr;
 };
 
 struct ResolvedImage {
@@ -127,6 +130,9 @@ class ImageStore final : public core::ImageService {
   const StoreOptions& options() const { return options_; }
 
  private:
+  // Reports to options_.events, if any.
+  void Journal(core::EventKind kind, std::string image, std::string message) const;
+
   struct Flight;
   class Leases;
   class PullJob;

@@ -17,6 +17,14 @@ constexpr std::pair<core::EventKind, pb::EventKind> kEventKinds[] = {
     {core::EventKind::kContainerRemoved, pb::EVENT_KIND_CONTAINER_REMOVED},
     {core::EventKind::kAgentStarted, pb::EVENT_KIND_AGENT_STARTED},
     {core::EventKind::kAgentRecovered, pb::EVENT_KIND_AGENT_RECOVERED},
+    {core::EventKind::kContainerHealth, pb::EVENT_KIND_CONTAINER_HEALTH},
+    {core::EventKind::kExecStarted, pb::EVENT_KIND_EXEC_STARTED},
+    {core::EventKind::kExecExited, pb::EVENT_KIND_EXEC_EXITED},
+    {core::EventKind::kImagePulled, pb::EVENT_KIND_IMAGE_PULLED},
+    {core::EventKind::kImageImported, pb::EVENT_KIND_IMAGE_IMPORTED},
+    {core::EventKind::kImageTagged, pb::EVENT_KIND_IMAGE_TAGGED},
+    {core::EventKind::kImageRemoved, pb::EVENT_KIND_IMAGE_REMOVED},
+    {core::EventKind::kImagePruned, pb::EVENT_KIND_IMAGE_PRUNED},
 };
 
 }  // namespace

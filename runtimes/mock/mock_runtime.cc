@@ -100,6 +100,7 @@ absl::StatusOr<core::PullResult> MockRuntime::PullImage(const core::PullRequest&
   absl::SleepFor(absl::Milliseconds(100));
   core::PullResult result;
   result.reference = request.image;
+  if (events_) events_->Record({.kind = core::EventKind::kImagePulled, .image = request.image});
   return result;
 }
 
@@ -107,11 +108,19 @@ absl::StatusOr<std::vector<core::ImageInfo>> MockRuntime::ListImages() {
   return std::vector<core::ImageInfo>();
 }
 
-absl::Status MockRuntime::RemoveImage(const std::string&, bool) { return absl::OkStatus(); }
+absl::Status MockRuntime::RemoveImage(const std::string& image, bool) {
+  if (events_) events_->Record({.kind = core::EventKind::kImageRemoved, .image = image});
+  return absl::OkStatus();
+}
 
 absl::StatusOr<core::PruneResult> MockRuntime::PruneImages() { return core::PruneResult{}; }
 
-absl::Status MockRuntime::TagImage(const std::string&, const std::string&) {
+absl::Status MockRuntime::TagImage(const std::string& source, const std::string& target) {
+  if (events_) {
+    events_->Record({.kind = core::EventKind::kImageTagged,
+                     .image = target,
+                     .message = absl::StrCat("from ", source)});
+  }
   return absl::OkStatus();
 }
 
@@ -282,6 +291,10 @@ absl::StatusOr<core::ExecResult> MockRuntime::Exec(const core::ExecRequest& requ
   core::ExecResult result;
   result.exit_code = 0;
   result.stdout_data = absl::StrJoin(request.command, " ");
+  if (events_) {
+    events_->Record(core::ExecNodeEvent(request.id, r->deployment, request.command, std::nullopt));
+    events_->Record(core::ExecNodeEvent(request.id, r->deployment, request.command, 0));
+  }
   return result;
 }
 

@@ -381,9 +381,11 @@ absl::StatusOr<std::unique_ptr<core::Subscription>> OciBackend::Watch(const Cont
 void OciBackend::StartHealth(const std::shared_ptr<Container>& container) {
   std::optional<core::HealthSpec> spec;
   pid_t pid = 0;
+  std::string deployment;
   {
     absl::MutexLock lock(&mu_);
     spec = container->record.spec.health;
+    deployment = container->record.deployment;
     if (container->init_pid) pid = static_cast<pid_t>(*container->init_pid);
   }
   if (!spec || spec->check == core::HealthSpec::Check::kNone || pid <= 0) return;
@@ -396,7 +398,7 @@ void OciBackend::StartHealth(const std::shared_ptr<Container>& container) {
       req.id = id;
       req.command = h.command;
       req.timeout = timeout;
-      auto r = Exec(req);
+      auto r = RunExec(req, /*report=*/false);
       if (!r.ok()) return {false, std::string(r.status().message())};
       return {r->exit_code == 0, r->stdout_data + r->stderr_data};
     }
@@ -407,7 +409,14 @@ void OciBackend::StartHealth(const std::shared_ptr<Container>& container) {
     if (!r.ok()) return {false, std::string(r.status().message())};
     return {r->ok(), r->out + r->err};
   };
-  health_->Start(container->name, *spec, std::move(probe), nullptr);
+  HealthChecker::ChangeFn on_change;
+  if (core::EventSink* events = config_.events) {
+    on_change = [events, id, deployment](const core::HealthDetail& detail) {
+      events->Record(
+          core::HealthNodeEvent(id, deployment, detail.status, detail.last_output.value_or("")));
+    };
+  }
+  health_->Start(container->name, *spec, std::move(probe), std::move(on_change));
 }
 
 void RegisterOciBackend(runtimes::BackendRegistry* registry) {
@@ -418,6 +427,7 @@ void RegisterOciBackend(runtimes::BackendRegistry* registry) {
         images::StoreOptions store;
         store.root = config.data_dir + "/images";
         store.registries = config.registries;
+        store.events = config.events;
         auto images = images::ImageStore::Open(store);
         if (!images.ok()) return core::Annotate(images.status(), "image store");
         std::shared_ptr<images::ImageStore> shared_images = std::move(*images);

@@ -81,6 +81,12 @@ class OciBackend final : public core::ContainerRuntime {
   absl::StatusOr<core::ExecResult> Exec(const core::ExecRequest& request) override;
   absl::StatusOr<std::unique_ptr<core::Subscription>> ExecStream(
       const core::ExecRequest& request, core::ExecEventFn on_event) override;
+  // The two above, with `report` saying whether the exec is journaled as events
+  // (API execs are; health probes, which run every few seconds, are not).
+  absl::StatusOr<core::ExecResult> RunExec(const core::ExecRequest& request, bool report);
+  absl::StatusOr<std::unique_ptr<core::Subscription>> StartExec(const core::ExecRequest& request,
+                                                                core::ExecEventFn on_event,
+                                                                bool report);
 
   // Stats.
   absl::StatusOr<core::ContainerStats> GetContainerStats(const core::ContainerId& id) override;

@@ -251,13 +251,42 @@ class ExecSession final : public core::Subscription {
   std::atomic<bool> finished_{false};
 };
 
+namespace {
+
+// Ends the session, then runs `after` (which journals a cancelled exec's exit).
+class JournaledExec final : public core::Subscription {
+ public:
+  JournaledExec(std::unique_ptr<core::Subscription> session, std::function<void()> after)
+      : session_(std::move(session)), after_(std::move(after)) {}
+  ~JournaledExec() override {
+    session_.reset();
+    after_();
+  }
+
+ private:
+  std::unique_ptr<core::Subscription> session_;
+  std::function<void()> after_;
+};
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<core::Subscription>> OciBackend::ExecStream(
     const core::ExecRequest& request, core::ExecEventFn on_event) {
+  return StartExec(request, std::move(on_event), /*report=*/true);
+}
+
+absl::StatusOr<core::ExecResult> OciBackend::Exec(const core::ExecRequest& request) {
+  return RunExec(request, /*report=*/true);
+}
+
+absl::StatusOr<std::unique_ptr<core::Subscription>> OciBackend::StartExec(
+    const core::ExecRequest& request, core::ExecEventFn on_event, bool report) {
   if (request.command.empty()) return core::InvalidSpec("exec: command must not be empty");
   auto found = Find(request.id);
   if (!found.ok()) return found.status();
   const auto& container = *found;
   nlohmann::json config;
+  std::string deployment;
   {
     absl::MutexLock lock(&mu_);
     if (container->state.phase != core::ContainerState::Phase::kRunning) {
@@ -265,6 +294,20 @@ absl::StatusOr<std::unique_ptr<core::Subscription>> OciBackend::ExecStream(
                               container->state.ToString(), "exec needs a running container");
     }
     config = container->config;
+    deployment = container->record.deployment;
+  }
+  core::EventSink* events = report ? config_.events : nullptr;
+  // Exactly one exit per journaled exec: the session's, or the cancellation's when
+  // the caller drops the stream first (the session then reports none).
+  auto exit_journaled = std::make_shared<std::atomic<bool>>(false);
+  if (events) {
+    on_event = [events, exit_journaled, id = request.id, deployment, command = request.command,
+                inner = std::move(on_event)](ExecEvent ev) {
+      if (ev.kind == ExecEvent::Kind::kExit && !exit_journaled->exchange(true)) {
+        events->Record(core::ExecNodeEvent(id, deployment, command, ev.exit_code));
+      }
+      inner(std::move(ev));
+    };
   }
   auto process = BuildExecProcess(config, container->Rootfs(), request.command, request.env,
                                   request.workdir, request.user);
@@ -285,13 +328,32 @@ absl::StatusOr<std::unique_ptr<core::Subscription>> OciBackend::ExecStream(
   // the process as its subreaper (see RunExec in monitor/main.cc).
   const std::vector<std::string> argv = {monitor_path_,    "exec",   runtime_->info().path,
                                          runtime_->root(), pid_file, container->name};
-  if (auto s = session->Start(argv, memfd.get(), pid_file, request.timeout); !s.ok()) return s;
+  // Started is journaled first so that a fast exit cannot precede it.
+  if (events)
+    events->Record(core::ExecNodeEvent(request.id, deployment, request.command, std::nullopt));
+  if (auto s = session->Start(argv, memfd.get(), pid_file, request.timeout); !s.ok()) {
+    if (events) {
+      auto failed = core::ExecNodeEvent(request.id, deployment, request.command, -1);
+      failed.outcome = core::WaitOutcome::RuntimeError(std::string(s.message()), std::nullopt);
+      events->Record(std::move(failed));
+    }
+    return s;
+  }
   base::Logger("oci")->debug("exec started container_id={} argv0={}", container->name,
                              request.command[0]);
-  return std::unique_ptr<core::Subscription>(std::move(session));
+  if (!events) return std::unique_ptr<core::Subscription>(std::move(session));
+  return std::unique_ptr<core::Subscription>(std::make_unique<JournaledExec>(
+      std::move(session),
+      [events, exit_journaled, id = request.id, deployment, command = request.command] {
+        if (exit_journaled->exchange(true)) return;
+        auto cancelled = core::ExecNodeEvent(id, deployment, command, 137);
+        cancelled.outcome->message = "cancelled: the caller ended the exec before it exited";
+        events->Record(std::move(cancelled));
+      }));
 }
 
-absl::StatusOr<core::ExecResult> OciBackend::Exec(const core::ExecRequest& request) {
+absl::StatusOr<core::ExecResult> OciBackend::RunExec(const core::ExecRequest& request,
+                                                     bool report) {
   struct Collected {
     absl::Mutex mu;
     core::ExecResult result;
@@ -300,28 +362,35 @@ absl::StatusOr<core::ExecResult> OciBackend::Exec(const core::ExecRequest& reque
   };
   auto collected = std::make_shared<Collected>();
   const size_t limit = config_.exec_max_output;
-  auto session = ExecStream(request, [collected, limit](ExecEvent ev) {
-    absl::MutexLock lock(&collected->mu);
-    auto& r = collected->result;
-    auto append = [limit](std::string& to, bool& truncated, const std::string& data) {
-      if (to.size() >= limit) {
-        truncated = true;
-        return;
-      }
-      const size_t room = limit - to.size();
-      to.append(data, 0, std::min(room, data.size()));
-      if (data.size() > room) truncated = true;
-    };
-    switch (ev.kind) {
-      case ExecEvent::Kind::kStdout: append(r.stdout_data, r.stdout_truncated, ev.data); break;
-      case ExecEvent::Kind::kStderr: append(r.stderr_data, r.stderr_truncated, ev.data); break;
-      case ExecEvent::Kind::kExit:
-        r.exit_code = ev.exit_code;
-        collected->status = ev.status;
-        if (!collected->done.HasBeenNotified()) collected->done.Notify();
-        break;
-    }
-  });
+  auto session = StartExec(
+      request,
+      [collected, limit](ExecEvent ev) {
+        absl::MutexLock lock(&collected->mu);
+        auto& r = collected->result;
+        auto append = [limit](std::string& to, bool& truncated, const std::string& data) {
+          if (to.size() >= limit) {
+            truncated = true;
+            return;
+          }
+          const size_t room = limit - to.size();
+          to.append(data, 0, std::min(room, data.size()));
+          if (data.size() > room) truncated = true;
+        };
+        switch (ev.kind) {
+          case ExecEvent::Kind::kStdout:
+            append(r.stdout_data, r.stdout_truncated, ev.data);
+            break;
+          case ExecEvent::Kind::kStderr:
+            append(r.stderr_data, r.stderr_truncated, ev.data);
+            break;
+          case ExecEvent::Kind::kExit:
+            r.exit_code = ev.exit_code;
+            collected->status = ev.status;
+            if (!collected->done.HasBeenNotified()) collected->done.Notify();
+            break;
+        }
+      },
+      report);
   if (!session.ok()) return session.status();
   collected->done.WaitForNotification();
   session->reset();

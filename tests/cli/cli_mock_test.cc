@@ -335,12 +335,12 @@ TEST_CASE("events replays and follows, filters, and resumes after a sequence",
   REQUIRE(cli.Run({"kill", "web"}).code == 0);
   REQUIRE(cli.Run({"rm", "web"}).code == 0);
 
-  // From the start of the journal: the agent's two events, then web's four.
-  CliResult r = cli.Run({"events", "--since", "0", "-n", "6", "-o", "json"});
+  // From the start of the journal: the agent's two events, run's pull, then web's four.
+  CliResult r = cli.Run({"events", "--since", "0", "-n", "7", "-o", "json"});
   INFO(Describe(r));
   REQUIRE(r.code == 0);
   auto lines = Lines(r.out);
-  REQUIRE(lines.size() == 6);
+  REQUIRE(lines.size() == 7);
   std::vector<std::string> kinds;
   uint64_t last = 0;
   for (const auto& line : lines) {
@@ -350,10 +350,11 @@ TEST_CASE("events replays and follows, filters, and resumes after a sequence",
     CHECK(sequence == last + 1);  // no gap in an unfiltered replay
     last = sequence;
   }
-  CHECK(kinds ==
-        std::vector<std::string>{"EVENT_KIND_AGENT_STARTED", "EVENT_KIND_AGENT_RECOVERED",
-                                 "EVENT_KIND_CONTAINER_CREATED", "EVENT_KIND_CONTAINER_STARTED",
-                                 "EVENT_KIND_CONTAINER_EXITED", "EVENT_KIND_CONTAINER_REMOVED"});
+  CHECK(kinds == std::vector<std::string>{"EVENT_KIND_AGENT_STARTED", "EVENT_KIND_AGENT_RECOVERED",
+                                          "EVENT_KIND_IMAGE_PULLED", "EVENT_KIND_CONTAINER_CREATED",
+                                          "EVENT_KIND_CONTAINER_STARTED",
+                                          "EVENT_KIND_CONTAINER_EXITED",
+                                          "EVENT_KIND_CONTAINER_REMOVED"});
 
   // A filter, in the table form.
   r = cli.Run({"events", "--since", "0", "-f", "kind=container_exited", "-n", "1"});
@@ -364,11 +365,15 @@ TEST_CASE("events replays and follows, filters, and resumes after a sequence",
   CHECK(absl::StrContains(Lines(r.out)[1], "exit_code=137 reason=signal signal=SIGKILL"));
 
   // Following: a resume from the last sequence sees only what happens next.
-  auto follow = cli.Start({"events", "--since", std::to_string(last), "-n", "1", "-o", "json"});
+  // (create pulls first; the mock's pull always fetches.)
+  auto follow = cli.Start({"events", "--since", std::to_string(last), "-n", "2", "-o", "json"});
   REQUIRE(cli.Run({"create", "-q", "--name", "api", "busybox"}).code == 0);
   CHECK(follow.Wait() == 0);
-  auto next = nlohmann::json::parse(Lines(follow.Out()).at(0));
-  CHECK(std::stoull(next["sequence"].get<std::string>()) == last + 1);
+  auto pulled = nlohmann::json::parse(Lines(follow.Out()).at(0));
+  CHECK(std::stoull(pulled["sequence"].get<std::string>()) == last + 1);
+  CHECK(pulled["kind"] == "EVENT_KIND_IMAGE_PULLED");
+  auto next = nlohmann::json::parse(Lines(follow.Out()).at(1));
+  CHECK(std::stoull(next["sequence"].get<std::string>()) == last + 2);
   CHECK(next["kind"] == "EVENT_KIND_CONTAINER_CREATED");
 
   CheckFails(cli.Run({"events", "--since", "99999"}), "OUT_OF_RANGE");

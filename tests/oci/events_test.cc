@@ -172,3 +172,90 @@ TEST_CASE("events: a resume point no longer kept is OUT_OF_RANGE naming the olde
       env.stub(), Since(60), [](const auto& got) { return got.size() >= 3; }, absl::Seconds(10));
   CHECK(recent.size() >= 3);
 }
+
+TEST_CASE("events: health changes, execs (not health probes) and image changes are reported",
+          "[root][oci][events]") {
+  SKIP_UNLESS_CONTAINERS();
+  OciEnv env;
+  auto spec = env.Shell("sleep 600");
+  auto* health = spec.mutable_health();
+  health->mutable_interval()->set_nanos(150'000'000);
+  health->mutable_timeout()->set_seconds(2);
+  health->set_retries(1);
+  for (const char* arg : {"test", "-e", "/tmp/healthy"})
+    health->mutable_command()->add_command(arg);
+  const auto id = env.Create("evx", 1, spec);
+  env.Start(id);
+  auto unhealthy = ReadEvents(env.stub(), Since(0, "evx"), [](const auto& got) {
+    return HasKind(got, pb::EVENT_KIND_CONTAINER_HEALTH);
+  });
+  REQUIRE(HasKind(unhealthy, pb::EVENT_KIND_CONTAINER_HEALTH));
+  CHECK(absl::StartsWith(unhealthy.back().message(), "unhealthy"));
+  CHECK(env.Exec(id, {"sh", "-c", "exit 4"}).exit_code() == 4);
+  env.Exec(id, {"touch", "/tmp/healthy"});
+  auto container_events = ReadEvents(env.stub(), Since(0, "evx"), [](const auto& got) {
+    return HasKind(got, pb::EVENT_KIND_CONTAINER_HEALTH, 2);
+  });
+  REQUIRE(HasKind(container_events, pb::EVENT_KIND_CONTAINER_HEALTH, 2));
+  CHECK(absl::StartsWith(container_events.back().message(), "healthy"));
+  // More probes run meanwhile; only the two API execs are events.
+  absl::SleepFor(absl::Milliseconds(600));
+  container_events = ReadEvents(env.stub(), Since(0, "evx"), [](const auto& got) {
+    return HasKind(got, pb::EVENT_KIND_EXEC_EXITED, 2);
+  });
+  std::vector<pb::Event> execs;
+  for (const auto& e : container_events) {
+    if (e.kind() == pb::EVENT_KIND_EXEC_STARTED || e.kind() == pb::EVENT_KIND_EXEC_EXITED) {
+      execs.push_back(e);
+    }
+  }
+  REQUIRE(execs.size() == 4);
+  CHECK(execs[0].kind() == pb::EVENT_KIND_EXEC_STARTED);
+  CHECK(execs[0].message() == "sh -c exit 4");
+  CHECK(execs[1].kind() == pb::EVENT_KIND_EXEC_EXITED);
+  CHECK(execs[1].outcome().exit_code() == 4);
+  CHECK(execs[3].message() == "touch /tmp/healthy");
+  CHECK(execs[3].outcome().exit_code() == 0);
+  CHECK(execs[3].container().service() == "evx");
+  CHECK(execs[3].deployment() == "tests");
+
+  // Images: the create pulled it; then a tag, two removals (the container still
+  // holds the content) and a prune once the container is gone.
+  const std::string copy = env.registry().host() + "/test/copy:v1";
+  pb::TagImageRequest tag;
+  tag.set_source(env.image());
+  tag.set_target(copy);
+  pb::TagImageResponse tagged;
+  REQUIRE(env.stub().TagImage(Ctx().get(), tag, &tagged).ok());
+  for (const auto& image : {copy, env.image()}) {
+    pb::RemoveImageRequest remove;
+    remove.set_image(image);
+    remove.set_force(true);
+    pb::RemoveImageResponse removed;
+    REQUIRE(env.stub().RemoveImage(Ctx().get(), remove, &removed).ok());
+  }
+  env.Remove(id);
+  pb::PruneImagesResponse pruned;
+  REQUIRE(env.stub().PruneImages(Ctx().get(), {}, &pruned).ok());
+  REQUIRE(pruned.deleted_size() == 1);
+
+  pb::EventsRequest images = Since(0);
+  for (auto kind : {pb::EVENT_KIND_IMAGE_PULLED, pb::EVENT_KIND_IMAGE_TAGGED,
+                    pb::EVENT_KIND_IMAGE_REMOVED, pb::EVENT_KIND_IMAGE_PRUNED}) {
+    images.add_kinds(kind);
+  }
+  auto image_events = ReadEvents(env.stub(), images, [](const auto& got) {
+    return HasKind(got, pb::EVENT_KIND_IMAGE_PRUNED);
+  });
+  std::vector<pb::EventKind> kinds;
+  for (const auto& e : image_events) kinds.push_back(e.kind());
+  REQUIRE(kinds ==
+          std::vector<pb::EventKind>{pb::EVENT_KIND_IMAGE_PULLED, pb::EVENT_KIND_IMAGE_TAGGED,
+                                     pb::EVENT_KIND_IMAGE_REMOVED, pb::EVENT_KIND_IMAGE_REMOVED,
+                                     pb::EVENT_KIND_IMAGE_PRUNED});
+  CHECK(absl::StrContains(image_events[0].image(), "test/busybox"));
+  CHECK(absl::StartsWith(image_events[0].message(), "sha256:"));
+  CHECK(absl::StrContains(image_events[1].image(), "test/copy:v1"));
+  CHECK(absl::StrContains(image_events[2].image(), "test/copy:v1"));
+  CHECK(absl::StrContains(image_events[4].message(), "deleted 1"));
+}
