@@ -39,6 +39,8 @@ const char* kUsage = R"(usage: zlayer_bench [options]
   --agentd PATH         zlayer-agentd to measure (default: this build's)
   --data-parent DIR     where agent, containerd and bundle data live (default /var/tmp)
   --no-containerd       skip the containerd contenders
+  --no-metrics          start the agent without its /metrics listener (and RPC
+                        metrics); the /metrics scrape rows are left out
   --label TEXT          free text stored in the JSON (e.g. the git revision)
 Needs root, runc, containerd/ctr and skopeo (scripts/install-deps.sh --with-bench).
 Exit: 0 all cases ran, 1 a case failed, 2 usage, 77 cannot run here (not root, no runc).
@@ -144,6 +146,8 @@ int main(int argc, char** argv) {
       env_options.data_parent = need();
     } else if (a == "--no-containerd") {
       env_options.containerd = false;
+    } else if (a == "--no-metrics") {
+      env_options.metrics = false;
     } else if (a == "--label") {
       label = need();
     } else {
@@ -194,6 +198,8 @@ int main(int argc, char** argv) {
   }
   machine["versions"] = (*env)->Versions();
   report.SetMachine(machine);
+  // Whether the agent served /metrics (and so ran its RPC metrics interceptor).
+  config["agent_metrics"] = !(*env)->metrics_address().empty();
   report.SetConfig(config);
 
   const std::map<std::string, absl::Status (*)(zb::BenchEnv&, const zb::CaseOptions&, zb::Report&)>

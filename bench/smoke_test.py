@@ -171,6 +171,12 @@ def main():
                              ("grpc", "containerd Version")):
             if not any(r["case"] == case and r["variant"].startswith(prefix) for r in rows):
                 problems.append(f"case {case}: no '{prefix}' rows")
+    # With the agent serving /metrics, the scrape rows must be there at every population.
+    if results.get("config", {}).get("agent_metrics"):
+        for prefix in ("/metrics scrape, ", "/metrics scrape: agent CPU, ",
+                       "ListStats: agent CPU, "):
+            if not any(r["case"] == "stats" and r["variant"].startswith(prefix) for r in rows):
+                problems.append(f"case stats: no '{prefix}' rows")
     if not results.get("load"):
         problems.append("no load averages recorded")
     problems += leftovers(results.get("footprint", {}))

@@ -1,8 +1,10 @@
 // Populations of running containers (50, then 200, by default): memory of the
 // agent and its per-container monitors against containerd and its
 // per-container shims, and stats for the whole population: the agent's ListStats
-// and GetStats against containerd's Tasks.Metrics for all tasks and for one.
+// and GetStats against containerd's Tasks.Metrics for all tasks and for one, and
+// one Prometheus scrape of the agent's /metrics, in wall time and in agent CPU.
 #include <algorithm>
+#include <functional>
 #include <optional>
 
 #include "absl/strings/numbers.h"
@@ -11,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "bench/cases/cases.h"
 #include "bench/harness/containerd_client.h"
+#include "bench/harness/metrics_scraper.h"
 #include "bench/harness/procinfo.h"
 #include "cgroups/locate.h"
 #include "cgroups/stats_reader.h"
@@ -57,6 +60,88 @@ Mem MemOf(const std::vector<pid_t>& pids) {
 
 const std::vector<std::string> kNone;
 
+// CPU time of one call: a clock read untimed just before it and just after it
+// (Variant::before and after). Alternate() runs the warm-up rounds through the
+// same hooks, so the first `warmup` deltas are dropped by Timed().
+struct CpuProbe {
+  std::function<absl::StatusOr<double>()> clock;
+  double start = 0;
+  std::vector<double> ms;
+
+  std::function<absl::Status()> Before() {
+    return [this]() -> absl::Status {
+      auto c = clock();
+      if (!c.ok()) return c.status();
+      start = *c;
+      return absl::OkStatus();
+    };
+  }
+  absl::Status After() {
+    auto c = clock();
+    if (!c.ok()) return c.status();
+    ms.push_back(*c - start);
+    return absl::OkStatus();
+  }
+  std::vector<double> Timed(int warmup) const {
+    return {ms.begin() + std::min<size_t>(static_cast<size_t>(warmup), ms.size()), ms.end()};
+  }
+};
+
+// The agent's utime + stime (/proc/PID/stat, clock ticks) around `calls` calls
+// back to back, per call: the coarse cross-check of the CPU clock's figures.
+absl::StatusOr<double> ProcStatPerCall(pid_t pid, int calls,
+                                       const std::function<absl::Status()>& call) {
+  auto before = ProcStatCpuMs(pid);
+  if (!before.ok()) return before.status();
+  for (int i = 0; i < calls; ++i) {
+    if (auto s = call(); !s.ok()) return s;
+  }
+  auto after = ProcStatCpuMs(pid);
+  if (!after.ok()) return after.status();
+  return (*after - *before) / calls;
+}
+
+// The agent's CPU per call of ListStats and of a /metrics scrape (its CPU clock
+// around each, alternating with the other stats variants), the bench's own CPU
+// for reading the same cgroup files, and the /proc/PID/stat cross-check.
+void AgentCpuRows(Report& report, const std::string& sfx, int warmup, int rounds, pid_t agent,
+                  const CpuProbe& list_cpu, const CpuProbe& scrape_cpu, const CpuProbe& files_cpu,
+                  bool files, const std::function<absl::Status()>& list_stats,
+                  MetricsScraper* scraper, const ScrapeFacts& facts) {
+  const std::string list_row = "ListStats: agent CPU" + sfx;
+  const std::string files_row = "cgroup files in-process: CPU" + sfx;
+  Row& l = report.AddDistribution("stats", list_row, "ms", list_cpu.Timed(warmup));
+  if (files) l.compare.push_back({files_row});
+  if (auto per = ProcStatPerCall(agent, rounds, list_stats); per.ok()) {
+    l.note = absl::StrFormat(
+        "agent's CPU clock around each call; utime+stime over %d back to "
+        "back: %.2f ms each",
+        rounds, *per);
+  }
+  if (files) {
+    report.AddDistribution("stats", files_row, "ms", files_cpu.Timed(warmup)).note =
+        "this bench thread's CPU for the reads (StatsReader)";
+  }
+  if (!scraper) return;
+  // What the agent burns meanwhile without being asked (its own timers).
+  double idle_ms_per_s = -1;
+  if (auto a = ProcessCpuMs(agent); a.ok()) {
+    absl::SleepFor(absl::Seconds(1));
+    if (auto b = ProcessCpuMs(agent); b.ok()) idle_ms_per_s = *b - *a;
+  }
+  Row& r = report.AddDistribution("stats", "/metrics scrape: agent CPU" + sfx, "ms",
+                                  scrape_cpu.Timed(warmup));
+  if (facts.cpu_containers >= 200) r.max_value = 50;
+  r.compare.push_back({list_row});
+  if (files) r.compare.push_back({files_row});
+  auto per = ProcStatPerCall(agent, rounds, [&] { return scraper->Scrape(); });
+  r.note = absl::StrFormat(
+      "agent's CPU clock around each scrape; utime+stime over %d back to back: %s; agent idle "
+      "%.2f ms CPU/s; no containerd row: its Prometheus listener is off in this bench",
+      rounds, per.ok() ? absl::StrFormat("%.2f ms each", *per) : per.status().ToString(),
+      idle_ms_per_s);
+}
+
 // Stats of a population of n: the agent's for all in one call and for one
 // container at a time, the same cgroup files read in this process (the floor
 // under the API) and, given `ctr_ids`, containerd's Tasks.Metrics for all of
@@ -83,37 +168,62 @@ absl::Status StatsRows(BenchEnv& env, const CaseOptions& o, Report& report, int 
     }
   }
   size_t next = 0;
+  const pid_t agent = env.agent_pid();
+  CpuProbe list_cpu{[agent] { return ProcessCpuMs(agent); }};
+  CpuProbe scrape_cpu{[agent] { return ProcessCpuMs(agent); }};
+  CpuProbe files_cpu{[]() -> absl::StatusOr<double> { return ThreadCpuMs(); }};
+  auto list_stats = [&]() -> absl::Status {
+    pb::ListStatsRequest req;
+    pb::ListStatsResponse resp;
+    auto s =
+        FromGrpc(env.stub().ListStats(Deadline(absl::Seconds(30)).get(), req, &resp), "ListStats");
+    if (s.ok() && resp.stats_size() != n) {
+      return absl::InternalError(absl::StrCat("ListStats returned ", resp.stats_size(), " of ", n));
+    }
+    return s;
+  };
   std::vector<Variant> v;
-  v.push_back({"ListStats" + sfx, nullptr, [&]() -> absl::Status {
-                 pb::ListStatsRequest req;
-                 pb::ListStatsResponse resp;
-                 auto s = FromGrpc(
-                     env.stub().ListStats(Deadline(absl::Seconds(30)).get(), req, &resp),
-                     "ListStats");
-                 if (s.ok() && resp.stats_size() != n) {
-                   return absl::InternalError(
-                       absl::StrCat("ListStats returned ", resp.stats_size(), " of ", n));
-                 }
-                 return s;
-               },
-               nullptr});
-  v.push_back({"GetStats, one of" + sfx, nullptr, [&]() -> absl::Status {
+  v.push_back({"ListStats" + sfx, list_cpu.Before(), list_stats, [&] { return list_cpu.After(); }});
+  v.push_back({"GetStats, one of" + sfx, nullptr,
+               [&]() -> absl::Status {
                  pb::GetStatsRequest req;
                  *req.mutable_id() = agent_ids[next++ % agent_ids.size()];
                  pb::ContainerStats resp;
-                 return FromGrpc(
-                     env.stub().GetStats(Deadline(absl::Seconds(10)).get(), req, &resp),
-                     "GetStats");
+                 return FromGrpc(env.stub().GetStats(Deadline(absl::Seconds(10)).get(), req, &resp),
+                                 "GetStats");
                },
                nullptr});
   if (!readers.empty()) {
-    v.push_back({"cgroup files in-process" + sfx, nullptr, [&]() -> absl::Status {
+    v.push_back({"cgroup files in-process" + sfx, files_cpu.Before(),
+                 [&]() -> absl::Status {
                    for (const auto& r : readers) {
                      if (auto s = r->Read(); !s.ok()) return s.status();
                    }
                    return absl::OkStatus();
                  },
-                 nullptr});
+                 [&] { return files_cpu.After(); }});
+  }
+  // One Prometheus scrape of the agent's /metrics over a kept-alive connection;
+  // the answer is checked untimed: every running container's CPU sample, and
+  // the container families complete.
+  const std::string scrape = "/metrics scrape" + sfx;
+  std::unique_ptr<MetricsScraper> scraper;
+  ScrapeFacts facts;
+  if (!env.metrics_address().empty()) {
+    auto made = MetricsScraper::Create(env.metrics_address());
+    if (!made.ok()) return made.status();
+    scraper = std::move(*made);
+    v.push_back({scrape, scrape_cpu.Before(), [&] { return scraper->Scrape(); },
+                 [&]() -> absl::Status {
+                   if (auto s = scrape_cpu.After(); !s.ok()) return s;
+                   facts = ParseExposition(scraper->body());
+                   if (!facts.containers_ok || facts.cpu_containers != static_cast<size_t>(n)) {
+                     return absl::InternalError(absl::StrCat(
+                         scraper->url(), ": ", facts.cpu_containers, " of ", n,
+                         " containers' CPU samples, containers_ok ", facts.containers_ok));
+                   }
+                   return absl::OkStatus();
+                 }});
   }
   // containerd's counterparts, over a connection of their own as the agent's
   // stub has one. The answers are checked after the timed call, untimed.
@@ -143,20 +253,34 @@ absl::Status StatsRows(BenchEnv& env, const CaseOptions& o, Report& report, int 
                  },
                  [&]() { return CheckMetrics(one, {one_id}); }});
   }
-  const auto samples = Alternate(v, o.warmup, std::max(o.iterations, 20));
+  const int rounds = std::max(o.iterations, 20);
+  const auto samples = Alternate(v, o.warmup, rounds);
   report.AddSamples("stats", samples);
+  const bool all_ok = std::all_of(samples.begin(), samples.end(),
+                                  [](const VariantSamples& s) { return s.error.ok(); });
+  if (all_ok) {
+    AgentCpuRows(report, sfx, o.warmup, rounds, agent, list_cpu, scrape_cpu, files_cpu,
+                 !readers.empty(), list_stats, scraper.get(), facts);
+  }
   if (Row* r = report.Find("stats", "ListStats" + sfx)) {
     if (n >= 200) r->max_value = 50;
     if (!readers.empty()) r->compare.push_back({"cgroup files in-process" + sfx});
     if (cd) r->compare.push_back({cd_all});
   }
+  if (Row* r = report.Find("stats", scrape); r && scraper) {
+    r->compare.push_back({"ListStats" + sfx});
+    r->note = absl::StrFormat(
+        "client wall time, libcurl keeping the connection alive (%ld opened for %ld scrapes); "
+        "%.0f KB, %zu samples",
+        scraper->connections(), scraper->scrapes(), facts.bytes / 1024.0, facts.samples);
+  }
   if (Row* r = report.Find("stats", "GetStats, one of" + sfx); r && cd) {
     r->compare.push_back({cd_one});
   }
   if (Row* r = report.Find("stats", cd_all); r && all.metrics_size() > 0) {
-    r->note = absl::StrFormat(
-        "no filter, %d metrics of %s; containerd asks each task's shim over ttrpc",
-        all.metrics_size(), all.metrics(0).data().type_url());
+    r->note =
+        absl::StrFormat("no filter, %d metrics of %s; containerd asks each task's shim over ttrpc",
+                        all.metrics_size(), all.metrics(0).data().type_url());
   }
   if (Row* r = report.Find("stats", cd_one)) {
     r->note = "filter id==<container id>, rotating over the population";
@@ -187,8 +311,8 @@ absl::Status PopulationCase(BenchEnv& env, const CaseOptions& o, Report& report)
   if (ctrd) {
     if (auto c = ReadProcMem(env.containerd_pid()); c.ok()) {
       ai.compare.push_back({"containerd idle RSS"});
-      report.AddValue("memory", "containerd idle RSS", "MB", c->rss_mb).note = absl::StrFormat(
-          "%.1f MB anonymous, %.1f MB file-backed", c->anon_mb, c->file_mb);
+      report.AddValue("memory", "containerd idle RSS", "MB", c->rss_mb).note =
+          absl::StrFormat("%.1f MB anonymous, %.1f MB file-backed", c->anon_mb, c->file_mb);
     }
   }
   report.AddValue("memory", "agentd idle threads", "threads", agent_idle->threads);

@@ -262,9 +262,32 @@ absl::Status BenchEnv::StartAgent(const EnvOptions& options) {
   // The rows compare with runc and ctr runs that have no CNI network either;
   // and a bench must not make bridges in the host namespace.
   setup.extra_args = {"--network", "none"};
+  // An older agent (--agentd) has no metrics listener: it runs without.
+  bool metrics = false;
+  if (options.metrics) {
+    auto help = Run({agentd_bin_, "--help"});
+    metrics = help.ok() && absl::StrContains(help->out + help->err, "--metrics-address");
+    if (!metrics) std::fprintf(stderr, "bench: the agent has no --metrics-address\n");
+  }
+  if (metrics) {
+    setup.extra_args.insert(setup.extra_args.end(), {"--metrics-address", "127.0.0.1:0"});
+  }
   auto agent = BenchAgent::Start(std::move(setup));
   if (!agent.ok()) return agent.status();
   agent_ = std::move(*agent);
+  if (metrics) {
+    pb::GetAgentInfoRequest req;
+    pb::GetAgentInfoResponse resp;
+    if (auto s = FromGrpc(stub().GetAgentInfo(Deadline(absl::Seconds(5)).get(), req, &resp),
+                          "GetAgentInfo");
+        !s.ok()) {
+      return s;
+    }
+    if (resp.metrics_address().empty()) {
+      return absl::InternalError("started with --metrics-address, GetAgentInfo names none");
+    }
+    metrics_address_ = resp.metrics_address();
+  }
   return absl::OkStatus();
 }
 

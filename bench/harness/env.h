@@ -31,6 +31,11 @@ struct EnvOptions {
   // /var/lib would: fsync costs what it costs in production.
   std::string data_parent = "/var/tmp";
   bool containerd = true;
+  // The agent serves Prometheus /metrics on a loopback port of its choosing (if
+  // the binary knows --metrics-address): the stats case scrapes it. This also
+  // turns on the agent's per-RPC metrics interceptor, as it is for any operator
+  // who scrapes.
+  bool metrics = true;
 };
 
 class BenchEnv {
@@ -47,6 +52,9 @@ class BenchEnv {
   const std::string& agent_socket() const { return agent_->setup().socket; }
   const std::string& agent_data_dir() const { return agent_->setup().data_dir; }
   Stub& stub() { return agent_->stub(); }
+  // Where the agent serves /metrics ("127.0.0.1:PORT", GetAgentInfo's
+  // metrics_address); empty when it does not.
+  const std::string& metrics_address() const { return metrics_address_; }
   // What another agent of this run (the network case's) starts from: the same
   // binary and runc, its own files below `name` in this run's directories.
   BenchAgentSetup AgentSetupFor(const std::string& name) const;
@@ -108,6 +116,7 @@ class BenchEnv {
 
   std::string agentd_bin_;
   std::unique_ptr<BenchAgent> agent_;
+  std::string metrics_address_;
 
   std::optional<base::ChildProcess> containerd_;
   std::string containerd_socket_, ctr_namespace_;

@@ -2,8 +2,12 @@
 
 #include <dirent.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -82,6 +86,39 @@ double LoadAverage1() {
   double load[3] = {0, 0, 0};
   if (::getloadavg(load, 3) < 1) return -1;
   return load[0];
+}
+
+absl::StatusOr<double> ProcessCpuMs(pid_t pid) {
+  clockid_t clock;
+  if (int err = ::clock_getcpuclockid(pid, &clock); err != 0) {
+    return absl::NotFoundError(absl::StrCat("CPU clock of ", pid, ": ", std::strerror(err)));
+  }
+  struct timespec ts;
+  if (::clock_gettime(clock, &ts) != 0) {
+    return absl::NotFoundError(absl::StrCat("CPU clock of ", pid, ": ", std::strerror(errno)));
+  }
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+absl::StatusOr<double> ProcStatCpuMs(pid_t pid) {
+  auto stat = base::ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+  if (!stat.ok()) return stat.status();
+  // "pid (comm) state ppid ...": comm may hold spaces, so count from its ')'.
+  const size_t close = stat->rfind(')');
+  if (close == std::string::npos) return absl::InternalError("/proc/PID/stat unreadable");
+  std::vector<absl::string_view> f =
+      absl::StrSplit(absl::string_view(*stat).substr(close + 1), ' ', absl::SkipEmpty());
+  double utime = 0, stime = 0;  // fields 14 and 15; f[0] is field 3
+  if (f.size() < 13 || !absl::SimpleAtod(f[11], &utime) || !absl::SimpleAtod(f[12], &stime)) {
+    return absl::InternalError("/proc/PID/stat: no utime/stime");
+  }
+  return (utime + stime) * 1e3 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double ThreadCpuMs() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
 }  // namespace zlayer::bench

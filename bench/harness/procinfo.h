@@ -31,4 +31,12 @@ std::vector<pid_t> FindProcesses(const std::function<bool(const std::string& cmd
 // 1-minute load average.
 double LoadAverage1();
 
+// CPU time a process has used, all its threads (also those that ended), in ms:
+// the kernel's per-process CPU clock (clock_getcpuclockid), nanosecond-exact.
+absl::StatusOr<double> ProcessCpuMs(pid_t pid);
+// The same from /proc/PID/stat: utime + stime, in clock ticks (10 ms here).
+absl::StatusOr<double> ProcStatCpuMs(pid_t pid);
+// CPU time of the calling thread, in ms.
+double ThreadCpuMs();
+
 }  // namespace zlayer::bench
