@@ -132,6 +132,23 @@ const std::vector<Flag>& Flags() {
        "per-container monitor binary (default: beside zlayer-agentd, or "
        "../libexec/zlayer/zlayer-monitor)",
        SetBackendPath("monitor", &runtimes::BackendConfig::monitor_path)},
+      {"init-process", nullptr,
+       "run an init (tini) as PID 1 of containers whose spec does not say, like "
+       "docker run --init; --init-process=false turns a config file's default off",
+       [](const std::string& v, AgentConfig* c) {
+         if (v == "true") {
+           c->backend_config.init_process = true;
+         } else if (v == "false") {
+           c->backend_config.init_process = false;
+         } else {
+           return FlagError("init-process", "expected true or false (or no value)");
+         }
+         return absl::OkStatus();
+       }},
+      {"init-path", "PATH",
+       "static init binary for --init-process (default: probe /usr/bin/tini-static, "
+       "then catatonit)",
+       SetBackendPath("init-path", &runtimes::BackendConfig::init_path)},
       {"work-threads", "N", "threads for blocking work, 1-256 (default 8)",
        [](const std::string& v, AgentConfig* c) {
          int n;
@@ -212,7 +229,9 @@ absl::StatusOr<FlagResult> ParseFlags(int argc, char** argv, AgentConfig* config
     if (flag == nullptr) {
       return core::InvalidSpec(absl::StrCat("unknown flag --", name, "; see --help"));
     }
-    if (!has_value) {
+    if (!has_value && flag->arg == nullptr) {
+      value = "true";  // a switch: any other value comes only as --flag=value
+    } else if (!has_value) {
       if (i + 1 >= argc) {
         return core::InvalidSpec(absl::StrCat("--", name, " needs a value (", flag->arg, ")"));
       }
@@ -261,6 +280,8 @@ std::vector<std::string> RestartRequiredChanges(const AgentConfig& before, const
       {"oci.runtime", old_backend.oci_runtime != new_backend.oci_runtime},
       {"oci.cgroup_parent", old_backend.cgroup_parent != new_backend.cgroup_parent},
       {"oci.monitor", old_backend.monitor_path != new_backend.monitor_path},
+      {"oci.init_process", old_backend.init_process != new_backend.init_process},
+      {"oci.init_path", old_backend.init_path != new_backend.init_path},
       {"registries.insecure", old_backend.registries.insecure != new_backend.registries.insecure},
       {"registries.ca_file", old_backend.registries.ca_file != new_backend.registries.ca_file},
       {"registries.credentials_file",

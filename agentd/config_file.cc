@@ -93,7 +93,9 @@ class ConfigReader {
                    ReadMap(n, p,
                            {{"runtime", Checked(&backend.oci_runtime, CheckRuntime)},
                             {"cgroup_parent", AbsolutePath(&backend.cgroup_parent)},
-                            {"monitor", AbsolutePath(&backend.monitor_path)}});
+                            {"monitor", AbsolutePath(&backend.monitor_path)},
+                            {"init_process", Bool(&backend.init_process)},
+                            {"init_path", AbsolutePath(&backend.init_path)}});
                  }},
                 {"registries",
                  [&](const YAML::Node& n, const std::string& p) {
@@ -334,6 +336,8 @@ std::string ConfigToYaml(const AgentConfig& config) {
   out << YAML::Key << "runtime" << YAML::Value << backend.oci_runtime;
   out << YAML::Key << "cgroup_parent" << YAML::Value << backend.cgroup_parent;
   if (!backend.monitor_path.empty()) out << YAML::Key << "monitor" << YAML::Value << backend.monitor_path;
+  out << YAML::Key << "init_process" << YAML::Value << backend.init_process;
+  if (!backend.init_path.empty()) out << YAML::Key << "init_path" << YAML::Value << backend.init_path;
   out << YAML::EndMap;
   out << YAML::Key << "registries" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "insecure" << YAML::Value << YAML::Flow << backend.registries.insecure;

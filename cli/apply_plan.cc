@@ -82,6 +82,11 @@ absl::StatusOr<Plan> PlanApply(const deploy::DeploymentSpec& spec,
       } else if (have.state.phase() == pb::CONTAINER_PHASE_PENDING ||
                  have.state.phase() == pb::CONTAINER_PHASE_INITIALIZING) {
         action.kind = Action::Kind::kStart;
+      } else if (have.restart_pending) {
+        // Recreating would start it at once and reset its backoff, defeating the
+        // policy's delay; it starts again by itself.
+        action.kind = Action::Kind::kKeep;
+        action.reason = absl::StrCat(StateText(have.state), ", restart pending");
       } else if (service_spec.rtype == core::ServiceType::kJob &&
                  have.state.phase() == pb::CONTAINER_PHASE_EXITED) {
         // A job that ran is done; re-applying does not run it again.

@@ -21,6 +21,8 @@ struct ExistingContainer {
   pb::ContainerState state;
   // From InspectContainer; only needed for the containers the spec names.
   std::optional<pb::ServiceSpec> spec;
+  // The restart policy has a restart due: the agent brings it back by itself.
+  bool restart_pending = false;
 };
 
 struct Action {

@@ -48,12 +48,14 @@ absl::StatusOr<std::vector<ExistingContainer>> Existing(Client& client,
                        c.id().replica() <= wanted->second.replicas;
     if (c.deployment() != spec.deployment && !named) continue;
     ExistingContainer e{c.id(), c.deployment(), c.state(), std::nullopt};
+    e.restart_pending = c.has_next_restart_at();
     if (named) {
       auto info = InspectContainer(client, c.id());
       if (absl::IsNotFound(info.status())) continue;  // removed meanwhile
       if (!info.ok()) return info.status();
       e.spec = info->spec();
       e.state = info->state();
+      e.restart_pending = info->supervision().has_next_restart_at();
     }
     out.push_back(std::move(e));
   }

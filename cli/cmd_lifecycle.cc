@@ -16,6 +16,7 @@
 #include "deploy/values.h"
 #include "proto/convert/convert.h"
 #include "proto/convert/deployment.h"
+#include "supervise/restart_policy.h"
 
 namespace zlayer::cli {
 namespace {
@@ -145,6 +146,13 @@ absl::StatusOr<core::ServiceSpec> SpecFromFlags(const ParsedArgs& args) {
     spec.stop_grace_period = *d;
   }
   if (args.Has("job")) spec.rtype = core::ServiceType::kJob;
+  if (auto restart = args.Value("restart")) {
+    auto policy = supervise::ParsePolicyName(*restart);
+    if (!policy.ok()) return Bad("--restart", policy.status().message());
+    spec.restart = *policy;
+  }
+  // Only --init: without it the agent's default applies, as the spec's absent field says.
+  if (args.Has("init")) spec.init_process = true;
   auto policy = ParsePullPolicy(args.ValueOr("pull", "if_not_present"));
   if (!policy.ok()) return policy.status();
   auto converted = proto::FromProto(*policy);
@@ -300,6 +308,9 @@ std::vector<OptionSpec> CreateOptions() {
       {"stop-signal", 0, "SIGNAL", "signal that stops the container (default SIGTERM)"},
       {"stop-timeout", 0, "DURATION", "grace period before SIGKILL on stop, e.g. 30s"},
       {"job", 0, "", "a job: runs to completion rather than as a service"},
+      {"restart", 0, "POLICY",
+       "restart when it ends: no (default), on-failure[:MAX], always or unless-stopped"},
+      {"init", 0, "", "run a small init as PID 1 that forwards signals and reaps zombies"},
       {"pull", 0, "POLICY", "if_not_present (default), always or never"},
       {"deployment", 0, "NAME", "deployment the container belongs to"},
       {"quiet", 'q', "", "no pull progress"},

@@ -85,12 +85,15 @@ absl::StatusOr<int> Ps(Context& ctx) {
     Out(out.dump() + "\n");
     return 0;
   }
-  Table table({"NAME", "IMAGE", "STATE", "UPTIME", "CPU %", "MEMORY", "PORTS"});
+  Table table({"NAME", "IMAGE", "STATE", "RESTARTS", "UPTIME", "CPU %", "MEMORY", "PORTS"});
   for (const auto& c : *containers) {
     const std::string name = ContainerName(c.id());
     const bool running = c.state().phase() == pb::CONTAINER_PHASE_RUNNING;
     const auto stats = second.find(name);
-    table.AddRow({name, c.image(), StateText(c.state()),
+    std::optional<absl::Time> restart_at;
+    if (c.has_next_restart_at()) restart_at = ToTime(c.next_restart_at());
+    table.AddRow({name, c.image(), StateText(c.state(), restart_at, now),
+                  absl::StrCat(c.restart_count()),
                   running && c.has_started_at() ? HumanDuration(now - ToTime(c.started_at())) : "-",
                   running ? CpuText(cpu(name)) : "-",
                   stats != second.end() ? MemoryText(stats->second) : "-", PortsText(c)});
@@ -114,6 +117,56 @@ std::string SpecSummary(const pb::ServiceSpec& spec) {
   return parts.empty() ? "-" : absl::StrJoin(parts, " ");
 }
 
+// "db (wait_tcp 10.0.0.5:5432), init[1] (run)": what runs before the process.
+std::string InitSummary(const pb::ServiceSpec& spec) {
+  std::vector<std::string> steps;
+  for (int i = 0; i < spec.init_size(); ++i) {
+    const pb::InitAction& step = spec.init(i);
+    std::string what;
+    switch (step.action_case()) {
+      case pb::InitAction::kWaitTcp:
+        what = absl::StrCat("wait_tcp ",
+                            step.wait_tcp().host().empty() ? "127.0.0.1" : step.wait_tcp().host(),
+                            ":", step.wait_tcp().port());
+        break;
+      case pb::InitAction::kWaitHttp:
+        what = absl::StrCat("wait_http ", step.wait_http().url());
+        break;
+      case pb::InitAction::kRun:
+        what = "run";
+        break;
+      default:
+        what = "?";
+        break;
+    }
+    steps.push_back(absl::StrCat(step.name().empty() ? absl::StrCat("init[", i, "]") : step.name(),
+                                 " (", what, ")"));
+  }
+  return absl::StrJoin(steps, ", ");
+}
+
+// The restart policy's rows: the policy and its count, what is due, and why not.
+void AddSupervisionRows(const pb::Supervision& s, absl::Time now,
+                        std::vector<std::pair<std::string, std::string>>* rows) {
+  rows->push_back({"Restart", absl::StrCat(s.policy(), ", ", s.restart_count(),
+                                           s.restart_count() == 1 ? " restart" : " restarts")});
+  if (s.has_next_restart_at()) {
+    rows->push_back(
+        {"Next start", absl::StrCat(FormatTime(s.next_restart_at()), " (in ",
+                                    HumanDuration(ToTime(s.next_restart_at()) - now), ")")});
+  }
+  if (!s.not_restarting().empty()) rows->push_back({"No restart", s.not_restarting()});
+  for (const auto& h : s.history()) {
+    const auto& o = h.outcome();
+    rows->push_back(
+        {"Ended", absl::StrCat(FormatTime(o.finished_at()), " ", o.exit_code(), " ",
+                               WaitReasonText(o.reason()),
+                               o.has_signal() ? absl::StrCat(" ", o.signal()) : "",
+                               h.cause() == "exited" ? "" : absl::StrCat(" (", h.cause(), ")"),
+                               h.restarted() ? ", restarted" : "")});
+  }
+}
+
 std::string InfoText(const pb::ContainerInfo& info) {
   std::vector<std::pair<std::string, std::string>> rows = {
       {"Name", info.name().empty() ? ContainerName(info.id()) : info.name()},
@@ -135,6 +188,7 @@ std::string InfoText(const pb::ContainerInfo& info) {
                                             o.message().empty() ? "" : absl::StrCat(": ", o.message()))});
   }
   if (info.has_health()) rows.push_back({"Health", info.health().status()});
+  if (info.has_supervision()) AddSupervisionRows(info.supervision(), absl::Now(), &rows);
   std::vector<std::string> ports;
   for (const auto& p : info.ports()) {
     ports.push_back(absl::StrCat(p.host_ip().empty() ? "" : p.host_ip() + ":", p.host_port(), "->",
@@ -146,6 +200,7 @@ std::string InfoText(const pb::ContainerInfo& info) {
                                             n.aliases_size() ? absl::StrCat(" aliases=", absl::StrJoin(n.aliases(), ",")) : "")});
   }
   rows.push_back({"Command", SpecSummary(info.spec())});
+  if (info.spec().init_size() > 0) rows.push_back({"Init", InitSummary(info.spec())});
   std::vector<std::string> labels;
   for (const auto& [k, v] : std::map<std::string, std::string>(info.labels().begin(), info.labels().end())) {
     labels.push_back(absl::StrCat(k, "=", v));
@@ -185,8 +240,9 @@ absl::StatusOr<int> Inspect(Context& ctx) {
 
 void AddQueryCommands(std::vector<Command>* out) {
   Command ps{{"ps", "[OPTIONS]", "List containers",
-              "Shows running containers (all with -a): name, image, state, uptime, CPU % and "
-              "memory. CPU % comes from two stats samples --sample apart; 100% is one core.",
+              "Shows running containers (all with -a): name, image, state, restarts, uptime, "
+              "CPU % and memory. RESTARTS counts the restart policy's restarts since the last "
+              "start; CPU % comes from two stats samples --sample apart; 100% is one core.",
               {{"all", 'a', "", "show every container, not only running ones"},
                {"quiet", 'q', "", "print only names"},
                {"service", 0, "NAME", "only this service's replicas"},

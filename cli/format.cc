@@ -100,6 +100,16 @@ std::string StateText(const pb::ContainerState& state) {
   }
 }
 
+std::string StateText(const pb::ContainerState& state, std::optional<absl::Time> restart_at,
+                      absl::Time now) {
+  std::string out = StateText(state);
+  if (!restart_at) return out;
+  // HumanDuration counts whole seconds: under one left, "in 0s" would read as stuck.
+  const absl::Duration left = *restart_at - now;
+  return absl::StrCat(
+      out, left < absl::Seconds(1) ? ", restarting now" : ", restarting in " + HumanDuration(left));
+}
+
 std::string WaitReasonText(pb::WaitReason reason) {
   switch (reason) {
     case pb::WAIT_REASON_SIGNAL: return "signal";

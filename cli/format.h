@@ -4,6 +4,7 @@
 #include <google/protobuf/message.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ absl::Time ToTime(const google::protobuf::Timestamp& ts);
 std::string ShortDigest(absl::string_view digest);
 // "running", "exited (137)", "failed: reason".
 std::string StateText(const pb::ContainerState& state);
+// StateText plus, while the restart policy has a restart due at `restart_at`,
+// ", restarting in 4s" ("restarting now" once it is due).
+std::string StateText(const pb::ContainerState& state, std::optional<absl::Time> restart_at,
+                      absl::Time now);
 // "running", "exited", ... (the phase alone).
 std::string PhaseText(pb::ContainerPhase phase);
 // "exited", "signal", "oom_killed", "runtime_error".

@@ -197,6 +197,30 @@ struct ContainerInspectDetails {
   std::optional<int> exit_code;
 };
 
+// Supervision (docs/supervision.md) ---------------------------------------------
+
+// One end of a run the restart policy judged.
+struct RestartHistoryEntry {
+  WaitOutcome outcome;
+  // "exited" (it ended by itself) or "unhealthy" (the agent stopped it for failing
+  // its health check).
+  std::string cause = "exited";
+  bool restarted = false;
+};
+
+// The restart policy's view of a container. The contract has no phase for "waiting
+// to restart": the container stays Exited/Failed, `next_restart_at` says when it
+// starts again.
+struct SupervisionDetail {
+  std::string policy = "no";  // "no", "on-failure", "on-failure:3", "always", "unless-stopped"
+  uint32_t restart_count = 0;
+  std::optional<absl::Time> next_restart_at;  // set while waiting to restart
+  // Why the policy will not restart it (empty while it would): "stopped through the
+  // API", "on-failure limit reached (3 restarts)", "exited 0".
+  std::string not_restarting;
+  std::vector<RestartHistoryEntry> history;  // newest last, at most 10
+};
+
 // What the backend keeps about a container, for listings and inspect.
 struct ContainerRecord {
   ContainerId id;
@@ -211,6 +235,7 @@ struct ContainerRecord {
   std::map<std::string, std::string> labels;
   ServiceSpec spec;  // credentials removed
   std::map<std::string, std::string> annotations;
+  std::optional<SupervisionDetail> supervision;  // set when the policy is not "no"
 };
 
 struct ContainerFilter {

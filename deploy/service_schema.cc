@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/types.h"
+#include "deploy/supervision_schema.h"
 #include "deploy/values.h"
 
 namespace zlayer::deploy::internal {
@@ -52,8 +53,10 @@ bool AbsolutePath(Reader& r, const Value& v, std::string* out) {
   return true;
 }
 
+}  // namespace
+
 // A name made of letters, digits, '-', '_' and '.', starting with a letter or digit:
-// endpoint and volume names.
+// endpoint, volume and init step names (declared in service_schema.h).
 bool SimpleName(Reader& r, const Value& v, absl::string_view what, std::string* out) {
   auto s = r.NonEmptyString(v);
   if (!s) return false;
@@ -70,6 +73,8 @@ bool SimpleName(Reader& r, const Value& v, absl::string_view what, std::string* 
   *out = std::move(*s);
   return true;
 }
+
+namespace {
 
 // Rejects a key that was given although it does not apply, e.g. `size` on a bind mount.
 void NotApplicable(Reader& r, const Value& v, absl::string_view why) {
@@ -355,6 +360,9 @@ void ReadHealth(Reader& r, const Value& v, std::optional<core::HealthSpec>* out)
   if (auto d = m.Get("timeout"); d.present) h.timeout = r.Duration(d).value_or(h.timeout);
   if (auto n = m.Get("retries"); n.present) h.retries = static_cast<uint32_t>(r.Int(n, 0, 1000).value_or(0));
   if (auto c = m.Require("check"); c.present) ReadHealthCheck(r, c, &h);
+  if (auto u = m.Get("restart_on_unhealthy"); u.present) {
+    h.restart_on_unhealthy = r.Bool(u).value_or(false);
+  }
   m.Finish();
   *out = std::move(h);
 }
@@ -412,6 +420,9 @@ ServiceSpec ReadService(Reader& r, const Value& v) {
   if (auto g = m.Get("stop_grace_period"); g.present) spec.stop_grace_period = r.Duration(g);
   if (auto l = m.Get("labels"); l.present) ReadStringMap(r, l, /*env=*/false, &spec.labels);
   if (auto h = m.Get("health"); h.present) ReadHealth(r, h, &spec.health);
+  if (auto rp = m.Get("restart"); rp.present) ReadRestart(r, rp, &spec.restart);
+  if (auto i = m.Get("init"); i.present) ReadInit(r, i, &spec.init);
+  if (auto p = m.Get("init_process"); p.present) spec.init_process = r.Bool(p);
   m.Finish();
   return spec;
 }

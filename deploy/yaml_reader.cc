@@ -24,6 +24,8 @@ constexpr std::pair<const char*, const char*> kForeignKeys[] = {
     {"working_dir", "workdir"}, {"healthcheck", "health"},    {"cap_add", "capabilities"},
     {"arguments", "args"},      {"read_only", "read_only_root_fs"},
     {"entry_point", "entrypoint"}, {"stop_timeout", "stop_grace_period"},
+    {"restart_policy", "restart"},  {"max_attempts", "max_retries"},
+    {"init_containers", "init"},
 };
 
 // The known key `unknown` was probably meant as, or empty.

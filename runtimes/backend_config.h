@@ -33,6 +33,11 @@ struct BackendConfig {
   int log_max_files = 3;
   // Exec output kept per stream for buffered exec.
   uint64_t exec_max_output = 16ull << 20;
+  // An init (tini) as PID 1 of containers whose spec does not say (spec.init_process),
+  // like `docker run --init`; runtimes/oci/init_process.h.
+  bool init_process = false;
+  // The init binary on the host; empty = probe (/usr/bin/tini-static first).
+  std::string init_path;
   // Call-back credentials injected into every container (off unless configured).
   auth::ContainerAuthConfig container_auth;
   // Where container events are journaled; owned by agentd, outlives the backend.

@@ -36,7 +36,7 @@ LAYERS = {
     # Image references, the registry client, the content store, snapshots, rootfs mounts.
     "images": ["core", "base"],
     # Deployment specs in YAML, parsed into core::ServiceSpec.
-    "deploy": ["core", "base"],
+    "deploy": ["core", "base", "supervise"],
     # Container networking: the NetworkManager interface and its CNI implementation.
     "network": ["core", "base"],
     # The credentials handed to containers for calling back into the API.
@@ -47,21 +47,24 @@ LAYERS = {
     # Prometheus metrics: the text format, RPC and pull counters, the cAdvisor-named
     # container families over core::ContainerRuntime, and the /metrics HTTP listener.
     "metrics": ["core", "base"],
+    # Supervision: restart policies and backoff, judged apart from any backend.
+    "supervise": ["core"],
     # What backends share (files directly in runtimes/): state bus, registry, settings.
     "runtimes": ["core", "base", "auth", "images", "network"],
     # MockRuntime: the in-memory backend that behaves like the contract's reference mock.
     "runtimes/mock": ["core", "base", "runtimes"],
     # OciBackend: real containers through runc, and zlayer-monitor (runtimes/oci/monitor).
-    "runtimes/oci": ["core", "base", "runtimes", "auth", "cgroups", "images", "network"],
+    "runtimes/oci": ["core", "base", "runtimes", "auth", "cgroups", "images", "network",
+                     "supervise"],
     # The wire contract (zlayer.agent.v1 .proto, generated code) and pb <-> domain types.
-    "proto": ["core", "base", "deploy", "cgroups"],
+    "proto": ["core", "base", "deploy", "cgroups", "supervise"],
     # The CRI front end, when it comes: kubelet's API over the same backends.
     "cri": ["core", "base", "runtimes", "images", "network", "cgroups", "proto"],
     # zlayer-agentd: config, the gRPC services, systemd, watchdog; over every layer.
     "agentd": ["core", "base", "cgroups", "images", "deploy", "network", "auth", "events",
-               "metrics", "runtimes", "runtimes/mock", "runtimes/oci", "proto"],
+               "metrics", "supervise", "runtimes", "runtimes/mock", "runtimes/oci", "proto"],
     # zlayerctl, the command-line client over the generated stubs.
-    "cli": ["core", "base", "cgroups", "deploy", "proto"],
+    "cli": ["core", "base", "cgroups", "deploy", "supervise", "proto"],
     # Benchmarks; they drive real agents with the test fixtures (bench/CMakeLists.txt).
     "bench": ANY,
     # The test suites.
@@ -86,7 +89,8 @@ SIZE_EXTS = (".cc", ".h", ".hpp", ".c", ".py", ".sh", ".proto")
 CLUSTERS = [
     ("contract", ["core"]),
     ("platform", ["base"]),
-    ("peers", ["cgroups", "images", "deploy", "network", "auth", "events", "metrics"]),
+    ("peers", ["cgroups", "images", "deploy", "network", "auth", "events", "metrics",
+               "supervise"]),
     ("backends", ["runtimes", "runtimes/mock", "runtimes/oci"]),
     ("wire", ["proto"]),
     ("front ends", ["agentd", "cli", "cri"]),

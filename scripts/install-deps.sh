@@ -19,7 +19,7 @@ TEST_PKGS=(
   grpc-proto python3-grpcio python3-protobuf
   clang libclang-rt-14-dev
   apache2-utils python3-cryptography
-  python3-prometheus-client tmux curl
+  python3-prometheus-client tmux tini curl
 )
 BENCH_PKGS=(containerd)
 # Profilers behind docs/performance.md's causes (bench/run.sh installs them; CI does not).

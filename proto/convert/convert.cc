@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/utf8.h"
 #include "core/errors.h"
+#include "proto/convert/supervision.h"
 
 namespace zlayer::proto {
 namespace {
@@ -161,32 +162,17 @@ absl::StatusOr<core::ServiceSpec> FromProto(const pb::ServiceSpec& in) {
   if (in.has_stop_grace_period()) out.stop_grace_period = FromProto(in.stop_grace_period());
   out.labels.insert(in.labels().begin(), in.labels().end());
   if (in.has_health()) {
-    const auto& h = in.health();
-    core::HealthSpec hs;
-    hs.start_grace = FromProto(h.start_grace());
-    hs.interval = FromProto(h.interval());
-    hs.timeout = FromProto(h.timeout());
-    hs.retries = h.retries();
-    switch (h.check_case()) {
-      case pb::HealthSpec::kTcp:
-        hs.check = core::HealthSpec::Check::kTcp;
-        hs.tcp_port = h.tcp().port();
-        break;
-      case pb::HealthSpec::kHttp:
-        hs.check = core::HealthSpec::Check::kHttp;
-        hs.http_url = h.http().url();
-        hs.http_expect_status = h.http().expect_status();
-        break;
-      case pb::HealthSpec::kCommand:
-        hs.check = core::HealthSpec::Check::kCommand;
-        hs.command.assign(h.command().command().begin(), h.command().command().end());
-        break;
-      case pb::HealthSpec::CHECK_NOT_SET:
-        hs.check = core::HealthSpec::Check::kNone;
-        break;
-    }
-    out.health = std::move(hs);
+    auto health = FromProto(in.health(), "spec.health");
+    if (!health.ok()) return health.status();
+    out.health = *std::move(health);
   }
+  auto restart = FromProto(in.restart(), "spec.restart");
+  if (!restart.ok()) return restart.status();
+  out.restart = *restart;
+  auto init = FromProto(in.init(), "spec.init");
+  if (!init.ok()) return init.status();
+  out.init = *std::move(init);
+  if (in.has_init_process()) out.init_process = in.init_process();
   return out;
 }
 
@@ -262,28 +248,17 @@ pb::ServiceSpec ToProto(const core::ServiceSpec& in) {
   out.set_stop_signal(in.stop_signal);
   if (in.stop_grace_period) *out.mutable_stop_grace_period() = ToProto(*in.stop_grace_period);
   out.mutable_labels()->insert(in.labels.begin(), in.labels.end());
-  if (in.health) {
-    const auto& h = *in.health;
-    auto* hs = out.mutable_health();
-    *hs->mutable_start_grace() = ToProto(h.start_grace);
-    *hs->mutable_interval() = ToProto(h.interval);
-    *hs->mutable_timeout() = ToProto(h.timeout);
-    hs->set_retries(h.retries);
-    switch (h.check) {
-      case core::HealthSpec::Check::kTcp:
-        hs->mutable_tcp()->set_port(h.tcp_port);
-        break;
-      case core::HealthSpec::Check::kHttp:
-        hs->mutable_http()->set_url(h.http_url);
-        hs->mutable_http()->set_expect_status(h.http_expect_status);
-        break;
-      case core::HealthSpec::Check::kCommand:
-        for (const auto& c : h.command) hs->mutable_command()->add_command(c);
-        break;
-      case core::HealthSpec::Check::kNone:
-        break;
-    }
+  if (in.health) *out.mutable_health() = ToProto(*in.health);
+  // The default policy ("no", the agent's backoff) stays absent, so that specs from
+  // before restart policies compare equal to what the agent reports (zlayerctl apply).
+  const core::RestartPolicy& rp = in.restart;
+  const absl::Duration zero = absl::ZeroDuration();
+  if (rp.mode != core::RestartPolicy::Mode::kNo || rp.backoff_base != zero ||
+      rp.backoff_max != zero || rp.reset_after != zero) {
+    *out.mutable_restart() = ToProto(rp);
   }
+  for (const auto& step : in.init) *out.add_init() = ToProto(step);
+  if (in.init_process) out.set_init_process(*in.init_process);
   return out;
 }
 
@@ -511,6 +486,12 @@ pb::ContainerSummary ToSummary(const core::ContainerRecord& r) {
   if (r.started_at) *out.mutable_started_at() = ToProto(*r.started_at);
   if (r.pid) out.set_pid(*r.pid);
   out.mutable_labels()->insert(r.labels.begin(), r.labels.end());
+  if (r.supervision) {
+    out.set_restart_count(r.supervision->restart_count);
+    if (r.supervision->next_restart_at) {
+      *out.mutable_next_restart_at() = ToProto(*r.supervision->next_restart_at);
+    }
+  }
   return out;
 }
 
@@ -530,6 +511,7 @@ pb::ContainerInfo ToInfo(const core::ContainerRecord& r) {
   out.mutable_spec()->mutable_image()->clear_auth();
   out.mutable_labels()->insert(r.labels.begin(), r.labels.end());
   out.mutable_annotations()->insert(r.annotations.begin(), r.annotations.end());
+  if (r.supervision) *out.mutable_supervision() = ToProto(*r.supervision);
   return out;
 }
 

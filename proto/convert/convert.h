@@ -26,7 +26,9 @@ pb::ContainerId ToProto(const core::ContainerId& id);
 // INVALID_ARGUMENT when the id is missing or its service name is not allowed.
 absl::StatusOr<core::ContainerId> FromProto(const pb::ContainerId& id);
 
-// INVALID_ARGUMENT for enum values this version does not know.
+// INVALID_ARGUMENT for enum values this version does not know, and for restart
+// policies and init steps that make no sense (proto/convert/supervision.h); the
+// message names the field.
 absl::StatusOr<core::ServiceSpec> FromProto(const pb::ServiceSpec& spec);
 pb::ServiceSpec ToProto(const core::ServiceSpec& spec);
 absl::StatusOr<core::PullPolicy> FromProto(pb::PullPolicy policy);

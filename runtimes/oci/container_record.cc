@@ -8,6 +8,7 @@
 #include "base/time_util.h"
 #include "core/errors.h"
 #include "core/signals.h"
+#include "runtimes/oci/restart_record.h"
 
 namespace zlayer::oci {
 namespace {
@@ -51,6 +52,10 @@ const std::initializer_list<std::pair<core::HealthSpec::Check, const char*>> kCh
     {core::HealthSpec::Check::kTcp, "tcp"},
     {core::HealthSpec::Check::kHttp, "http"},
     {core::HealthSpec::Check::kCommand, "command"}};
+const std::initializer_list<std::pair<core::InitAction::Kind, const char*>> kInitKinds = {
+    {core::InitAction::Kind::kWaitTcp, "wait_tcp"},
+    {core::InitAction::Kind::kWaitHttp, "wait_http"},
+    {core::InitAction::Kind::kRun, "run"}};
 
 }  // namespace
 
@@ -103,8 +108,27 @@ json SpecToJson(const ServiceSpec& s) {
                    {"tcp_port", h.tcp_port},
                    {"http_url", h.http_url},
                    {"http_expect_status", h.http_expect_status},
-                   {"command", h.command}};
+                   {"command", h.command},
+                   {"restart_on_unhealthy", h.restart_on_unhealthy}};
   }
+  // The policy by its name (supervise::PolicyName), which carries max_retries.
+  j["restart"] = {{"policy", supervise::PolicyName(s.restart)},
+                  {"backoff_base_ns", ToNanos(s.restart.backoff_base)},
+                  {"backoff_max_ns", ToNanos(s.restart.backoff_max)},
+                  {"reset_after_ns", ToNanos(s.restart.reset_after)}};
+  j["init"] = json::array();
+  for (const auto& a : s.init) {
+    j["init"].push_back({{"name", a.name},
+                         {"kind", EnumName(a.kind, kInitKinds)},
+                         {"host", a.host},
+                         {"port", a.port},
+                         {"url", a.url},
+                         {"expect_status", a.expect_status},
+                         {"command", a.command},
+                         {"timeout_ns", ToNanos(a.timeout)},
+                         {"retries", a.retries}});
+  }
+  if (s.init_process) j["init_process"] = *s.init_process;
   return j;
 }
 
@@ -160,8 +184,33 @@ absl::StatusOr<ServiceSpec> SpecFromJson(const json& j) {
       hs.http_url = h.at("http_url");
       hs.http_expect_status = h.at("http_expect_status");
       hs.command = h.at("command").get<std::vector<std::string>>();
+      hs.restart_on_unhealthy = h.value("restart_on_unhealthy", false);
       s.health = std::move(hs);
     }
+    // Records written before supervision have none of the keys below: defaults.
+    if (j.contains("restart")) {
+      const json& r = j["restart"];
+      auto policy = supervise::ParsePolicyName(r.value("policy", "no"));
+      if (!policy.ok()) return core::Annotate(policy.status(), "stored spec is damaged");
+      s.restart = *policy;
+      s.restart.backoff_base = absl::Nanoseconds(r.value("backoff_base_ns", int64_t{0}));
+      s.restart.backoff_max = absl::Nanoseconds(r.value("backoff_max_ns", int64_t{0}));
+      s.restart.reset_after = absl::Nanoseconds(r.value("reset_after_ns", int64_t{0}));
+    }
+    for (const auto& a : j.value("init", json::array())) {
+      core::InitAction step;
+      step.name = a.value("name", "");
+      step.kind = EnumValue(a.at("kind").get<std::string>(), kInitKinds);
+      step.host = a.value("host", "");
+      step.port = a.value("port", 0u);
+      step.url = a.value("url", "");
+      step.expect_status = a.value("expect_status", 0u);
+      step.command = a.value("command", std::vector<std::string>{});
+      step.timeout = absl::Nanoseconds(a.value("timeout_ns", int64_t{0}));
+      step.retries = a.value("retries", 0u);
+      s.init.push_back(std::move(step));
+    }
+    if (j.contains("init_process")) s.init_process = j["init_process"].get<bool>();
     return s;
   } catch (const json::exception& e) {
     return core::InvalidSpec(absl::StrCat("stored spec is damaged: ", e.what()));
@@ -180,6 +229,8 @@ absl::Status WriteRecord(const std::string& path, const ContainerRecordFile& r) 
             {"created_at", base::FormatRfc3339Nano(r.created_at)}};
   if (r.started_at) j["started_at"] = base::FormatRfc3339Nano(*r.started_at);
   if (!r.network_attachment.empty()) j["network"] = json::parse(r.network_attachment);
+  if (r.init_process) j["init_process"] = true;
+  j["restart"] = RestartStateToJson(r.restart);
   return base::WriteFileAtomic(path, j.dump(2), 0600);
 }
 
@@ -208,6 +259,12 @@ absl::StatusOr<ContainerRecordFile> ReadRecord(const std::string& path) {
     }
     if (j.contains("network") && j["network"].is_object())
       r.network_attachment = j["network"].dump();
+    r.init_process = j.value("init_process", false);
+    if (j.contains("restart")) {
+      auto restart = RestartStateFromJson(j["restart"]);
+      if (!restart.ok()) return core::Annotate(restart.status(), path);
+      r.restart = std::move(*restart);
+    }
     return r;
   } catch (const json::exception& e) {
     return core::InvalidSpec(absl::StrCat(path, ": ", e.what()));
@@ -228,6 +285,14 @@ core::WaitOutcome ExitRecord::ToOutcome() const {
     o.reason = core::WaitReason::kOomKilled;
     o.signal = core::SignalNameFromExitCode(exit_code);
   } else if (signal != 0) {
+    o.reason = core::WaitReason::kSignal;
+    o.signal = core::SignalNameFromExitCode(exit_code);
+  } else if (via_init && exit_code > 128 && exit_code <= 128 + 64) {
+    // The init (tini) exits 128+N when the workload died of signal N: report it as
+    // if PID 1 itself had been killed, so the outcome names the workload's signal,
+    // not the init's plain exit. Ambiguous by construction: a workload that itself
+    // exits 143 under an init reads as SIGTERM too (as it does under Docker's
+    // --init and any shell); 129..192 only, since real signals are 1..64.
     o.reason = core::WaitReason::kSignal;
     o.signal = core::SignalNameFromExitCode(exit_code);
   } else {
@@ -254,6 +319,14 @@ absl::StatusOr<ExitRecord> ReadExitRecord(const std::string& path) {
   r.error = j.value("error", "");
   if (auto t = base::ParseRfc3339(j.value("finished_at", "")); t.ok()) r.finished_at = *t;
   return r;
+}
+
+absl::Status WriteExitRecord(const std::string& path, const ExitRecord& r) {
+  json j = {{"exit_code", r.exit_code},     {"signal", r.signal},
+            {"oom_killed", r.oom_killed},   {"runtime_error", r.runtime_error},
+            {"error", r.error}};
+  if (r.finished_at) j["finished_at"] = base::FormatRfc3339Nano(*r.finished_at);
+  return base::WriteFileAtomic(path, j.dump(), 0600);
 }
 
 absl::StatusOr<MonitorRecord> ReadMonitorRecord(const std::string& path) {

@@ -10,6 +10,7 @@
 #include "core/service_spec.h"
 #include "core/types.h"
 #include "nlohmann/json.hpp"
+#include "supervise/restart_policy.h"
 
 namespace zlayer::oci {
 
@@ -26,6 +27,11 @@ struct ContainerRecordFile {
   std::optional<absl::Time> started_at;
   // The network attachment (network::AttachmentToJson) while there is one.
   std::string network_attachment;
+  // Whether PID 1 is the agent's small init (spec.init_process or the agent's
+  // default, resolved at create): its exit code then stands for the workload's.
+  bool init_process = false;
+  // The restart policy's counters and history (docs/supervision.md).
+  supervise::RestartState restart;
 };
 
 absl::Status WriteRecord(const std::string& path, const ContainerRecordFile& record);
@@ -43,11 +49,17 @@ struct ExitRecord {
   bool runtime_error = false;
   std::optional<absl::Time> finished_at;
   std::string error;
+  // Set by the reader from the container record: PID 1 was the agent's init, which
+  // reports a workload killed by signal N as exit code 128+N.
+  bool via_init = false;
 
   core::WaitOutcome ToOutcome() const;
   core::ContainerState ToState() const;
 };
 absl::StatusOr<ExitRecord> ReadExitRecord(const std::string& path);
+// The agent's own exit record, for an end the monitor could not record (it died,
+// or the start failed before a monitor ran); same format as the monitor's.
+absl::Status WriteExitRecord(const std::string& path, const ExitRecord& record);
 
 // What the monitor writes once the container runs: <state>/monitor.json.
 struct MonitorRecord {

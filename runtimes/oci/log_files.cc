@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "base/fs_util.h"
+#include "base/time_util.h"
 #include "core/errors.h"
 
 namespace zlayer::oci {
@@ -52,6 +53,19 @@ std::vector<std::string> LogFileSet::OldestFirst() const {
   }
   out.push_back(Live());
   return out;
+}
+
+absl::Status AppendLogMarker(const std::string& live_path, std::string_view text) {
+  base::UniqueFd fd(::open(live_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!fd) return core::ErrnoError(absl::StrCat("open ", live_path));
+  std::string line = absl::StrCat(base::FormatRfc3339Nano(base::NowRealtime()), " stdout F ");
+  line.append(text.data(), text.size());
+  line.push_back('\n');
+  // One write of a short line to an O_APPEND file lands whole.
+  if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+    return core::ErrnoError(absl::StrCat("write ", live_path));
+  }
+  return absl::OkStatus();
 }
 
 bool ParseCriLine(std::string_view line, LogEntry* entry) {

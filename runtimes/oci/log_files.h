@@ -37,6 +37,11 @@ struct LogFileSet {
   std::vector<std::string> OldestFirst() const;
 };
 
+// Appends one whole line of the agent's own to a container's live log, in the
+// monitor's format, so readers show it in order: restarts, init steps. Only while no
+// monitor of the container runs, since the monitor is the writer otherwise.
+absl::Status AppendLogMarker(const std::string& live_path, std::string_view text);
+
 // Parses "<time> <stream> <P|F> <text>"; false for a malformed line.
 bool ParseCriLine(std::string_view line, core::LogEntry* entry);
 

@@ -53,7 +53,14 @@ OciBackend::OciBackend(runtimes::BackendConfig config, std::shared_ptr<images::I
 OciBackend::~OciBackend() {
   // Stop the event loop and the health checks before anything their callbacks use
   // goes away. Containers keep running: their monitors do not depend on us.
+  // Pending restarts are dropped: a restarted agent finds them in the records.
+  // The queue is shut (Post fails) before the health checks stop, and freed after,
+  // so a probe finishing meanwhile cannot reach a freed queue.
+  shutting_down_ = true;
+  restart_timers_.reset();
+  if (restarts_) restarts_->Shutdown();
   health_.reset();
+  restarts_.reset();
   log_notifier_.reset();
   loop_.reset();
 }
@@ -97,6 +104,18 @@ absl::Status OciBackend::Init() {
         "monitor binary ", monitor_path_, " is missing; install zlayer-monitor or set --monitor"));
   }
 
+  init_binary_ = ProbeInitBinary(config_.init_path);
+  if (init_binary_.ok()) {
+    log->info("init for PID 1: {} path={} default={}", init_binary_->name, init_binary_->path,
+              config_.init_process ? "on" : "off");
+  } else if (config_.init_process || !config_.init_path.empty()) {
+    // Not fatal: containers that want the init fail at create, saying what to install.
+    log->warn("init_process is configured but unusable: {}", init_binary_.status().message());
+  } else {
+    log->info("no init for PID 1 (spec.init_process fails at create): {}",
+              init_binary_.status().message());
+  }
+
   if (config_.container_auth.enabled) {
     auto auth = auth::LoadContainerAuth(config_.container_auth);
     if (!auth.ok()) return auth.status();
@@ -129,6 +148,8 @@ absl::Status OciBackend::Init() {
   if (!notifier.ok()) return notifier.status();
   log_notifier_ = std::move(*notifier);
   health_ = std::make_unique<HealthChecker>();
+  restarts_ = std::make_unique<base::WorkQueue>("oci-restart", 2);
+  restart_timers_ = std::make_unique<base::Scheduler>("oci-restart-tm");
   network::NetworkConfig network_config = config_.network;
   network_config.run_dir = config_.run_dir;
   auto network = network::CniNetworkManager::Create(network_config);
@@ -230,6 +251,7 @@ core::ContainerRecord OciBackend::ToRecord(const Container& container) const {
                    {"cgroups_path", absl::StrCat(config_.cgroup_parent, "/", container.name)},
                    {"image_reference", container.record.image_reference}};
   if (container.monitor_pid) r.annotations["monitor_pid"] = std::to_string(container.monitor_pid);
+  r.supervision = supervise::Describe(container.record.spec.restart, container.record.restart);
   return r;
 }
 
@@ -409,13 +431,22 @@ void OciBackend::StartHealth(const std::shared_ptr<Container>& container) {
     if (!r.ok()) return {false, std::string(r.status().message())};
     return {r->ok(), r->out + r->err};
   };
-  HealthChecker::ChangeFn on_change;
-  if (core::EventSink* events = config_.events) {
-    on_change = [events, id, deployment](const core::HealthDetail& detail) {
+  core::EventSink* events = config_.events;
+  std::weak_ptr<Container> weak = container;
+  auto on_change = [this, events, id, deployment, weak](const core::HealthDetail& detail) {
+    if (events) {
       events->Record(
           core::HealthNodeEvent(id, deployment, detail.status, detail.last_output.value_or("")));
-    };
-  }
+    }
+    if (detail.status != "unhealthy") return;
+    // On the health pool's thread: the stop blocks, so it runs on the restart queue.
+    if (auto locked = weak.lock()) {
+      if (!restarts_->Post([this, locked] { OnUnhealthy(locked); }) && !shutting_down_) {
+        base::Logger("oci")->warn("restart queue full; unhealthy container not stopped "
+                                  "container_id={}", locked->name);
+      }
+    }
+  };
   health_->Start(container->name, *spec, std::move(probe), std::move(on_change));
 }
 

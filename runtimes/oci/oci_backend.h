@@ -9,6 +9,7 @@
 // one event-loop thread. Restarting the agent re-reads the directories (Recover).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -17,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "auth/container_auth.h"
 #include "base/event_loop.h"
+#include "base/scheduler.h"
 #include "base/work_queue.h"
 #include "cgroups/layout.h"
 #include "cgroups/stats_reader.h"
@@ -29,6 +31,7 @@
 #include "runtimes/oci/bundle.h"
 #include "runtimes/oci/container_record.h"
 #include "runtimes/oci/health.h"
+#include "runtimes/oci/init_process.h"
 #include "runtimes/oci/log_files.h"
 #include "runtimes/oci/runtime_cli.h"
 #include "runtimes/state_bus.h"
@@ -128,8 +131,23 @@ class OciBackend final : public core::ContainerRuntime {
   std::string NetnsPath(const std::string& name) const;
   // oci_lifecycle.cc
   absl::Status PrepareRootfs(Container& container);
-  absl::Status LaunchMonitor(Container& container, pid_t* monitor_pid, pid_t* init_pid,
+  // What one zlayer-monitor runs: the container's main process, or an init step's
+  // short-lived container (oci_init_actions.cc).
+  struct MonitorLaunch {
+    std::string runtime_id;
+    std::string bundle;  // holds config.json
+    std::string state_dir;
+    std::string cgroups_path;
+    std::string log_path;
+  };
+  MonitorLaunch MainLaunch(const Container& container) const;
+  // Starts a monitor and waits for its report: the pids once the process runs, or
+  // the runtime's complaint in `error`.
+  absl::Status LaunchMonitor(const MonitorLaunch& launch, pid_t* monitor_pid, pid_t* init_pid,
                              std::string* error);
+  // oci_init_actions.cc: runs the spec's init steps in order (the container is
+  // Initializing meanwhile). FAILED_PRECONDITION naming the step that failed.
+  absl::Status RunInitActions(const std::shared_ptr<Container>& container);
   // Reads exit.json if present and moves the container to its final state.
   void CheckExit(const std::shared_ptr<Container>& container);
   void OnMonitorGone(const std::shared_ptr<Container>& container);
@@ -145,6 +163,30 @@ class OciBackend final : public core::ContainerRuntime {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts the spec's health check for a running container (no-op without one).
   void StartHealth(const std::shared_ptr<Container>& container);
+  // The part of a start shared by StartContainer and the restart policy: the caller
+  // holds op_mu and has checked the phase.
+  absl::Status StartLocked(const std::shared_ptr<Container>& container, bool by_policy);
+  // Signals the stop signal, waits out `grace`, then SIGKILL; true once it exited.
+  // `timeout` unset: the spec's stop_grace_period, else 10 s. False when it was not
+  // running.
+  absl::StatusOr<bool> StopRunning(Container& container, std::optional<absl::Duration> timeout);
+  // Writes record.json from the in-memory record (a failure is logged).
+  void PersistRecord(Container& container);
+
+  // oci_restart.cc: the restart policy. OnRunEnded judges each ended run once (by
+  // its finish time) and schedules the restart; RestartNow makes it.
+  void OnRunEnded(const std::shared_ptr<Container>& container);
+  void ScheduleRestart(const std::shared_ptr<Container>& container, absl::Time at);
+  void CancelRestart(Container& container);
+  void RestartNow(const std::shared_ptr<Container>& container);
+  // A health check found the container unhealthy; stops it for its policy to
+  // restart when the spec asks for that.
+  void OnUnhealthy(const std::shared_ptr<Container>& container);
+  // Recovery: a restart the agent had scheduled or begun before it went down.
+  void RecoverRestart(const std::shared_ptr<Container>& container, bool monitor_alive);
+  // Settles a failure the monitor could not record: writes exit.json as the monitor
+  // would, so that every later reader (and a restarted agent) sees the same end.
+  void RecordFailure(const std::shared_ptr<Container>& container, const std::string& why);
 
   absl::StatusOr<std::shared_ptr<Container>> Find(const core::ContainerId& id) const;
   core::ContainerRecord ToRecord(const Container& container) const
@@ -158,6 +200,8 @@ class OciBackend final : public core::ContainerRuntime {
   std::unique_ptr<base::EventLoop> loop_;
   std::optional<cgroups::HostLayout> layout_;
   std::string monitor_path_;
+  // The init for containers that want one, probed at start (init_process.h).
+  absl::StatusOr<InitBinary> init_binary_ = absl::NotFoundError("not probed");
   // Set when container_auth is configured: every new container gets a token.
   std::optional<auth::ContainerAuthContext> container_auth_;
   // cgroup.procs files a monitor writes itself into (one per hierarchy).
@@ -174,6 +218,10 @@ class OciBackend final : public core::ContainerRuntime {
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<int, std::shared_ptr<Container>> by_watch_ ABSL_GUARDED_BY(mu_);
   runtimes::StateBus bus_;
+  // Restart timers fire on the scheduler and post the (blocking) start here.
+  std::atomic<bool> shutting_down_{false};
+  std::unique_ptr<base::WorkQueue> restarts_;
+  std::unique_ptr<base::Scheduler> restart_timers_;
 };
 
 // Registers "oci" in a backend registry: the image store and this backend over it.

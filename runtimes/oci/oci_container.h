@@ -38,6 +38,8 @@ struct OciBackend::Container {
   // Set while StartContainer launches it: an early exit is applied by Start itself,
   // after it has published Running, so that watchers see transitions in order.
   bool starting = false;
+  // The pending restart's timer (0 = none); the restart state itself is in record.
+  uint64_t restart_timer = 0;
   bool removed = false;
   std::shared_ptr<cgroups::StatsReader> stats;
   network::NetworkMode network_mode;

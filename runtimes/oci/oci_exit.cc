@@ -44,6 +44,7 @@ void OciBackend::OnInotify() {
 void OciBackend::CheckExit(const std::shared_ptr<Container>& container) {
   auto record = ReadExitRecord(container->StateDir() + "/exit.json");
   if (!record.ok()) return;
+  record->via_init = container->record.init_process;
   {
     absl::MutexLock lock(&mu_);
     if (container->removed || container->starting) return;
@@ -59,6 +60,7 @@ void OciBackend::CheckExit(const std::shared_ptr<Container>& container) {
             container->id.service, record->exit_code,
             core::WaitReasonName(record->ToOutcome().reason),
             record->error.empty() ? "" : absl::StrCat(" error=\"", record->error, "\""));
+  OnRunEnded(container);
 }
 
 void OciBackend::OnMonitorGone(const std::shared_ptr<Container>& container) {
@@ -71,21 +73,16 @@ void OciBackend::OnMonitorGone(const std::shared_ptr<Container>& container) {
     handle = std::exchange(container->monitor_handle, 0);
     container->monitor_pidfd.Reset();
     monitor = std::exchange(container->monitor_pid, 0);
-    if (!container->removed && !container->state.IsTerminal()) {
-      // No exit record: the monitor died before the container did, or with it.
-      lost = true;
-      const std::string why = absl::StrCat("the container's monitor (pid ", monitor,
-                                           ") died; its exit status is unknown");
-      container->MarkFailed(why, base::NowRealtime());
-      container->stats.reset();
-      Publish(*container);
-    }
+    // No exit record: the monitor died before the container did, or with it.
+    lost = !container->removed && !container->state.IsTerminal() && !container->starting;
   }
   if (handle) loop_->Remove(handle);  // we are on the loop thread: no wait
   health_->Stop(container->name);
   if (lost) {
     base::Logger("oci")->error("container monitor died container_id={} monitor_pid={}",
                                container->name, monitor);
+    RecordFailure(container, absl::StrCat("the container's monitor (pid ", monitor,
+                                          ") died; its exit status is unknown"));
   }
 }
 

@@ -21,7 +21,9 @@
 #include "core/signals.h"
 #include "images/reference.h"
 #include "runtimes/oci/bundle.h"
+#include "runtimes/oci/init_actions.h"
 #include "runtimes/oci/oci_container.h"
+#include "supervise/restart_policy.h"
 
 namespace zlayer::oci {
 
@@ -33,7 +35,6 @@ namespace {
 
 constexpr absl::Duration kDefaultStopTimeout = absl::Seconds(10);
 constexpr absl::Duration kKillTimeout = absl::Seconds(10);
-constexpr absl::Duration kMonitorStartTimeout = absl::Seconds(60);
 
 bool IsMountPoint(const std::string& path) {
   struct stat here, parent;
@@ -60,9 +61,13 @@ absl::Status OciBackend::CreateContainer(const ContainerId& id, const core::Serv
   auto log = base::Logger("oci");
   if (auto s = core::ValidateContainerId(id); !s.ok()) return s;
   if (auto s = ValidateSpec(spec); !s.ok()) return s;
+  auto init = ResolveInit(spec, config_, init_binary_);  // resolved once, kept in the record
+  if (!init.ok()) return init.status();
   if (spec.health) {
     if (auto s = ValidateHealth(*spec.health); !s.ok()) return s;
   }
+  if (auto s = supervise::ValidatePolicy(spec.restart); !s.ok()) return s;
+  if (auto s = ValidateInitActions(spec.init); !s.ok()) return s;
   auto network_mode = ResolveNetwork(spec);
   if (!network_mode.ok()) return network_mode.status();
   auto container = std::make_shared<Container>();
@@ -74,6 +79,7 @@ absl::Status OciBackend::CreateContainer(const ContainerId& id, const core::Serv
   container->record.deployment = deployment;
   container->record.spec = spec;
   container->record.spec.image.auth.reset();  // never written to disk
+  container->record.init_process = init->has_value();
   container->record.created_at = base::NowRealtime();
   container->state = ContainerState::Pending();
   {
@@ -151,6 +157,7 @@ absl::Status OciBackend::CreateContainer(const ContainerId& id, const core::Serv
   if (auto s = AttachNetwork(*container); !s.ok()) return fail(s);
   auto config = BuildConfig(image->config, spec, inputs);
   if (!config.ok()) return fail(config.status());
+  if (*init) ApplyInit(**init, &*config);
   if (auto s = base::WriteFileAtomic(container->ConfigPath(), config->dump(2), 0600); !s.ok()) {
     return fail(s);
   }
@@ -190,17 +197,14 @@ absl::Status OciBackend::PrepareRootfs(Container& container) {
 // Start --------------------------------------------------------------------------
 
 absl::Status OciBackend::StartContainer(const ContainerId& id) {
-  auto log = base::Logger("oci");
   auto found = Find(id);
   if (!found.ok()) return found.status();
   const std::shared_ptr<Container>& container = *found;
   absl::MutexLock op(&container->op_mu);
-  bool restart = false;
   {
     absl::MutexLock lock(&mu_);
     if (container->removed)
       return core::NotFound(absl::StrCat("container ", container->name), "removed");
-    restart = container->state.IsTerminal();
     switch (container->state.phase) {
       case Phase::kRunning:
       case Phase::kStopping:
@@ -212,16 +216,63 @@ absl::Status OciBackend::StartContainer(const ContainerId& id) {
       default:
         break;
     }
+    // An API start begins the policy's count again and replaces a pending restart,
+    // as `docker start` does.
+    supervise::ResetForApiStart(&container->record.restart);
+  }
+  CancelRestart(*container);
+  return StartLocked(container, /*by_policy=*/false);
+}
+
+absl::Status OciBackend::StartLocked(const std::shared_ptr<Container>& container, bool by_policy) {
+  auto log = base::Logger("oci");
+  bool restart = false;
+  bool has_init_actions = false;
+  std::string previous;
+  {
+    absl::MutexLock lock(&mu_);
+    restart = container->state.IsTerminal();
+    has_init_actions = !container->record.spec.init.empty();
+    previous = container->state.ToString();
   }
   // A restart of an exited container starts from a clean state directory.
   if (restart) {
     (void)runtime_->Delete(container->name, true);
     ::unlink((container->StateDir() + "/exit.json").c_str());
     ::unlink((container->StateDir() + "/monitor.json").c_str());
+    absl::MutexLock lock(&mu_);
+    container->state = ContainerState::Initializing();
+    container->outcome.reset();
+    Publish(*container);
   }
-  if (auto s = PrepareRootfs(*container); !s.ok()) return s;
+  // From here on a failure is a run that ended: recorded as the monitor would, so
+  // that Wait, the restart policy and a restarted agent all see it.
+  auto fail = [&](absl::Status status) {
+    RecordFailure(container, std::string(status.message()));
+    log->warn("start failed container_id={} error={}", container->name, status.message());
+    return status;
+  };
+  if (auto s = PrepareRootfs(*container); !s.ok()) return fail(s);
   // Released by an earlier stop: the namespace config.json names is made again.
-  if (auto s = AttachNetwork(*container); !s.ok()) return s;
+  if (auto s = AttachNetwork(*container); !s.ok()) return fail(s);
+  if (by_policy) {
+    uint32_t count = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      count = container->record.restart.restart_count + 1;
+    }
+    (void)AppendLogMarker(container->LogDir() + "/container.log",
+                          absl::StrCat("[zlayer] restarting (restart ", count,
+                                       " by the restart policy; previous run: ", previous, ")"));
+  }
+  if (has_init_actions) {
+    // The marker tells a restarted agent that init actions were cut short.
+    const std::string marker = container->StateDir() + "/init-running";
+    (void)base::WriteFileAtomic(marker, "", 0600);
+    absl::Status init = RunInitActions(container);
+    ::unlink(marker.c_str());
+    if (!init.ok()) return fail(init);
+  }
   {
     absl::MutexLock lock(&mu_);
     container->starting = true;
@@ -230,17 +281,16 @@ absl::Status OciBackend::StartContainer(const ContainerId& id) {
 
   pid_t monitor_pid = 0, init_pid = 0;
   std::string error;
-  absl::Status launched = LaunchMonitor(*container, &monitor_pid, &init_pid, &error);
+  absl::Status launched = LaunchMonitor(MainLaunch(*container), &monitor_pid, &init_pid, &error);
   if (!launched.ok()) {
     {
       absl::MutexLock lock(&mu_);
       container->starting = false;
-      // The monitor wrote exit.json with the runtime's complaint; if it could not even
-      // do that, record the failure here.
-      if (::access((container->StateDir() + "/exit.json").c_str(), F_OK) != 0) {
-        container->MarkFailed(std::string(launched.message()), base::NowRealtime());
-        Publish(*container);
-      }
+    }
+    // The monitor wrote exit.json with the runtime's complaint; if it could not even
+    // do that, record the failure here.
+    if (::access((container->StateDir() + "/exit.json").c_str(), F_OK) != 0) {
+      return fail(launched);
     }
     CheckExit(container);
     log->warn("start failed container_id={} error={}", container->name, launched.message());
@@ -255,6 +305,9 @@ absl::Status OciBackend::StartContainer(const ContainerId& id) {
     container->init_pid = static_cast<uint32_t>(init_pid);
     container->init_start_ticks = 0;
     container->record.started_at = started;
+    // Counted only now, in the same record write as the start: a restart the agent
+    // did not live to make stays pending (next_restart_at) and is made once.
+    if (by_policy) supervise::MarkRestarted(&container->record.restart);
     container->outcome.reset();
     container->stats.reset();
     container->state = ContainerState::Running();
@@ -271,93 +324,12 @@ absl::Status OciBackend::StartContainer(const ContainerId& id) {
   if (auto s = WriteRecord(container->RecordPath(), record); !s.ok()) {
     log->warn("could not persist start container_id={} error={}", container->name, s.message());
   }
-  log->info("container started container_id={} service={} deployment={} pid={} monitor_pid={}",
-            container->name, id.service, record.deployment, init_pid, monitor_pid);
+  log->info("container started container_id={} service={} deployment={} pid={} monitor_pid={}{}",
+            container->name, container->id.service, record.deployment, init_pid, monitor_pid,
+            by_policy ? absl::StrCat(" restart=", record.restart.restart_count) : "");
   StartHealth(container);
   // It may already have ended while we were publishing Running.
   CheckExit(container);
-  return absl::OkStatus();
-}
-
-absl::Status OciBackend::LaunchMonitor(Container& container, pid_t* monitor_pid, pid_t* init_pid,
-                                       std::string* error) {
-  int sync[2];
-  if (::pipe2(sync, O_CLOEXEC) != 0) return core::ErrnoError("pipe2");
-  base::UniqueFd sync_r(sync[0]), sync_w(sync[1]);
-  base::UniqueFd monitor_log(::open((container.StateDir() + "/monitor.log").c_str(),
-                                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-  base::SpawnOptions spawn;
-  spawn.argv = {monitor_path_,
-                "--id",
-                container.name,
-                "--bundle",
-                container.dir,
-                "--runtime",
-                runtime_->info().path,
-                "--runtime-root",
-                runtime_->root(),
-                "--state-dir",
-                container.StateDir(),
-                "--cgroups-path",
-                absl::StrCat(config_.cgroup_parent, "/", container.name),
-                "--log-path",
-                container.LogDir() + "/container.log",
-                "--log-max-bytes",
-                std::to_string(config_.log_max_bytes),
-                "--log-max-files",
-                std::to_string(config_.log_max_files),
-                "--sync-fd",
-                "3"};
-  for (const auto& procs : monitor_cgroup_procs_) {
-    spawn.argv.push_back("--cgroup-procs");
-    spawn.argv.push_back(procs);
-  }
-  spawn.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
-  spawn.stdout_fd = monitor_log ? monitor_log.get() : -1;
-  spawn.stderr_fd = monitor_log ? monitor_log.get() : -1;
-  spawn.extra_fds = {{sync_w.get(), 3}};
-  auto child = base::ChildProcess::Spawn(spawn);
-  if (!child.ok()) return core::Annotate(child.status(), "start the container monitor");
-  sync_w.Reset();
-  // The first process only forks the real monitor and exits.
-  auto forked = child->Wait(absl::Now() + absl::Seconds(10));
-  if (!forked.ok() || forked->code != 0) {
-    return core::Internal(
-        absl::StrCat("container monitor for ", container.name, " failed to detach"));
-  }
-  std::string reply;
-  const absl::Time deadline = absl::Now() + kMonitorStartTimeout;
-  for (;;) {
-    const int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
-    if (left <= 0) {
-      return core::Internal(absl::StrCat("container ", container.name,
-                                         ": the OCI runtime did not start it within ",
-                                         absl::FormatDuration(kMonitorStartTimeout)));
-    }
-    struct pollfd pfd = {sync_r.get(), POLLIN, 0};
-    const int n = ::poll(&pfd, 1, static_cast<int>(left));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) continue;
-    char buf[4096];
-    const ssize_t r = ::read(sync_r.get(), buf, sizeof buf);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    reply.append(buf, static_cast<size_t>(r));
-  }
-  auto json = nlohmann::json::parse(reply, nullptr, false);
-  if (json.is_discarded() || !json.is_object()) {
-    auto mlog = base::ReadFile(container.StateDir() + "/monitor.log");
-    return core::Internal(
-        absl::StrCat("container ", container.name, ": the monitor ended without a report",
-                     mlog.ok() && !mlog->empty() ? absl::StrCat(": ", *mlog) : ""));
-  }
-  if (!json.value("ok", false)) {
-    *error = json.value("error", "unknown runtime error");
-    return core::Internal(absl::StrCat("container ", container.name, ": ", runtime_->info().name,
-                                       " could not start it: ", *error));
-  }
-  *monitor_pid = json.value("monitor_pid", 0);
-  *init_pid = json.value("init_pid", 0);
   return absl::OkStatus();
 }
 
@@ -386,45 +358,76 @@ absl::Status OciBackend::SignalInit(Container& container, int signal) {
   return absl::IsNotFound(s) ? absl::OkStatus() : s;
 }
 
-absl::Status OciBackend::StopContainer(const ContainerId& id, std::optional<absl::Duration> timeout) {
-  auto log = base::Logger("oci");
+absl::Status OciBackend::StopContainer(const ContainerId& id,
+                                       std::optional<absl::Duration> timeout) {
   auto found = Find(id);
   if (!found.ok()) return found.status();
   const std::shared_ptr<Container>& container = *found;
+  // Said before anything is signalled, so that the exit it causes is never judged
+  // as a failure to restart; a pending restart is cancelled too.
+  {
+    absl::MutexLock lock(&mu_);
+    auto& restart = container->record.restart;
+    restart.stopped_by_api = true;
+    restart.next_restart_at.reset();
+    if (container->record.spec.restart.mode != core::RestartPolicy::Mode::kNo) {
+      restart.not_restarting = "stopped through the API";
+    }
+  }
+  CancelRestart(*container);
+  PersistRecord(*container);
   absl::MutexLock op(&container->op_mu);
+  auto exited = StopRunning(*container, timeout);
+  if (!exited.ok()) return exited.status();
+  if (*exited) DetachNetwork(*container);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> OciBackend::StopRunning(Container& container,
+                                             std::optional<absl::Duration> timeout) {
+  auto log = base::Logger("oci");
   std::string signal_name;
   absl::Duration grace;
   {
     absl::MutexLock lock(&mu_);
     // Stopping something that is not running is not an error, as with Docker.
-    if (container->state.phase != Phase::kRunning && container->state.phase != Phase::kStopping) {
-      return absl::OkStatus();
+    if (container.state.phase != Phase::kRunning && container.state.phase != Phase::kStopping) {
+      return false;
     }
-    signal_name = !container->record.spec.stop_signal.empty() ? container->record.spec.stop_signal
-                                                              : container->record.image_stop_signal;
-    grace =
-        timeout.value_or(container->record.spec.stop_grace_period.value_or(kDefaultStopTimeout));
-    container->state = ContainerState::Stopping();
-    Publish(*container);
+    signal_name = !container.record.spec.stop_signal.empty() ? container.record.spec.stop_signal
+                                                             : container.record.image_stop_signal;
+    grace = timeout.value_or(container.record.spec.stop_grace_period.value_or(kDefaultStopTimeout));
+    container.state = ContainerState::Stopping();
+    Publish(container);
   }
   auto signal = StopSignalNumber(signal_name);
   if (!signal.ok()) signal = SIGTERM;
-  log->info("stopping container container_id={} signal={} timeout={}", container->name, *signal,
+  log->info("stopping container container_id={} signal={} timeout={}", container.name, *signal,
             absl::FormatDuration(grace));
-  if (auto s = SignalInit(*container, *signal); !s.ok()) return s;
-  bool exited = AwaitExit(*container, grace);
+  if (auto s = SignalInit(container, *signal); !s.ok()) return s;
+  bool exited = AwaitExit(container, grace);
   if (!exited) {
-    log->info("stop timeout reached, killing container_id={}", container->name);
-    if (auto s = SignalInit(*container, SIGKILL); !s.ok()) return s;
-    exited = AwaitExit(*container, kKillTimeout);
+    log->info("stop timeout reached, killing container_id={}", container.name);
+    if (auto s = SignalInit(container, SIGKILL); !s.ok()) return s;
+    exited = AwaitExit(container, kKillTimeout);
   }
-  if (exited) {
-    DetachNetwork(*container);
-    return absl::OkStatus();
-  }
-  return core::Internal(absl::StrCat("container ", container->name,
+  if (exited) return true;
+  return core::Internal(absl::StrCat("container ", container.name,
                                      " did not exit after SIGKILL within ",
                                      absl::FormatDuration(kKillTimeout)));
+}
+
+void OciBackend::PersistRecord(Container& container) {
+  ContainerRecordFile record;
+  {
+    absl::MutexLock lock(&mu_);
+    if (container.removed) return;
+    record = container.record;
+  }
+  if (auto s = WriteRecord(container.RecordPath(), record); !s.ok()) {
+    base::Logger("oci")->warn("could not persist record container_id={} error={}", container.name,
+                              s.message());
+  }
 }
 
 absl::Status OciBackend::KillContainer(const ContainerId& id, std::optional<std::string> signal) {
@@ -441,9 +444,29 @@ absl::Status OciBackend::KillContainer(const ContainerId& id, std::optional<std:
                               "only a running container can be signalled");
     }
   }
+  // A kill that ends the container is the operator's decision, which the restart
+  // policy must not undo; other signals (SIGHUP to reload, SIGUSR1) are not.
+  const int number = *core::SignalNumber(*canonical);
+  bool ends_it = number == SIGKILL || number == SIGTERM || number == SIGINT || number == SIGQUIT;
+  {
+    absl::MutexLock lock(&mu_);
+    std::string stop = !container->record.spec.stop_signal.empty()
+                           ? container->record.spec.stop_signal
+                           : container->record.image_stop_signal;
+    if (auto stop_number = StopSignalNumber(stop); stop_number.ok() && *stop_number == number) {
+      ends_it = true;
+    }
+    if (ends_it) {
+      container->record.restart.stopped_by_api = true;
+      if (container->record.spec.restart.mode != core::RestartPolicy::Mode::kNo) {
+        container->record.restart.not_restarting = "killed through the API";
+      }
+    }
+  }
+  if (ends_it) PersistRecord(*container);
   base::Logger("oci")->info("signalling container container_id={} signal={}", container->name,
                             *canonical);
-  return SignalInit(*container, *core::SignalNumber(*canonical));
+  return SignalInit(*container, number);
 }
 
 // Remove -------------------------------------------------------------------------
@@ -513,6 +536,7 @@ absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
   }
   (void)images_->RemoveUser(container->name);
   health_->Stop(container->name);
+  CancelRestart(*container);
   {
     absl::MutexLock lock(&mu_);
     container->removed = true;

@@ -4,6 +4,7 @@
 // monitors are still alive.
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "base/fs_util.h"
@@ -72,6 +73,7 @@ void OciBackend::RecoverOne(const std::string& name) {
   const std::string exit_path = container->StateDir() + "/exit.json";
   auto exit_record = ReadExitRecord(exit_path);
   if (exit_record.ok()) {
+    exit_record->via_init = container->record.init_process;
     container->state = exit_record->ToState();
     container->outcome = exit_record->ToOutcome();
   } else if (!container->record.started_at) {
@@ -88,24 +90,39 @@ void OciBackend::RecoverOne(const std::string& name) {
 
   auto monitor = ReadMonitorRecord(container->StateDir() + "/monitor.json");
   const bool was_running = container->record.started_at.has_value() && !exit_record.ok();
+  const bool init_cut_short =
+      ::access((container->StateDir() + "/init-running").c_str(), F_OK) == 0;
+  std::string failure;  // recorded below, once the container is known
+  bool monitor_alive = false;
   if (monitor.ok()) {
     // Adopt a live monitor even if the container already ended: it may still be
     // deleting the runtime state, and Remove waits for it.
-    if (auto s = AdoptMonitor(container, *monitor); !s.ok() && was_running) {
+    monitor_alive = AdoptMonitor(container, *monitor).ok();
+    if (!monitor_alive && was_running) {
       // The monitor died while we were away and left no exit record.
-      const std::string why = absl::StrCat("the container's monitor (pid ", monitor->monitor_pid,
-                                           ") died while the agent was down; its exit status "
-                                           "is unknown");
-      container->MarkFailed(why, base::NowRealtime());
+      failure = absl::StrCat("the container's monitor (pid ", monitor->monitor_pid,
+                             ") died while the agent was down; its exit status is unknown");
       // An unsupervised container must not linger: nothing reads its output.
       (void)runtime_->Delete(name, true);
       log->error("container lost its monitor container_id={} service={}", name,
                  container->id.service);
     }
+  } else if (was_running && container->record.restart.next_restart_at &&
+             !container->record.restart.history.empty()) {
+    // A restart the agent began (the old exit record gone) but did not live to
+    // launch: the container is still the run that ended, and the restart is redone.
+    const core::WaitOutcome& last = container->record.restart.history.back().outcome;
+    container->outcome = last;
+    container->state = last.reason == core::WaitReason::kRuntimeError
+                           ? ContainerState::Failed(last.message)
+                           : ContainerState::Exited(last.exit_code);
   } else if (was_running) {
-    container->MarkFailed("started, but its monitor left no record", std::nullopt);
+    failure = "started, but its monitor left no record";
     (void)runtime_->Delete(name, true);
+  } else if (init_cut_short && !exit_record.ok()) {
+    failure = "its init actions were cut short by an agent restart";
   }
+  ::unlink((container->StateDir() + "/init-running").c_str());
   {
     absl::MutexLock lock(&mu_);
     // Journaled already unless the agent died between the record and the event.
@@ -114,7 +131,14 @@ void OciBackend::RecoverOne(const std::string& name) {
     }
     Publish(*container);
   }
-  if (container->state.phase == ContainerState::Phase::kRunning) StartHealth(container);
+  if (container->state.phase == ContainerState::Phase::kRunning && failure.empty()) {
+    StartHealth(container);
+  }
+  if (!failure.empty()) RecordFailure(container, failure);
+  // A restart that was due, or made just before the agent went down; then an exit
+  // that happened while it was down is judged (once: judging is keyed by its time).
+  RecoverRestart(container, monitor_alive);
+  OnRunEnded(container);
   // The container may have ended between our reads.
   CheckExit(container);
   log->info("recovered container container_id={} service={} state={}", name, container->id.service,

@@ -78,9 +78,13 @@ TEST_CASE("apply, watch and down a deployment", "[integration][cli]") {
   r = cli.Run({"ps"});
   REQUIRE(r.code == 0);
   const auto header = Lines(r.out).at(0);
-  for (const char* column : {"NAME", "IMAGE", "STATE", "UPTIME", "CPU %", "MEMORY"}) {
+  for (const char* column : {"NAME", "IMAGE", "STATE", "RESTARTS", "UPTIME", "CPU %", "MEMORY"}) {
     CHECK(absl::StrContains(header, column));
   }
+  // No restart policy in this spec: every RESTARTS cell is 0.
+  const size_t restarts_at = header.find("RESTARTS");
+  const std::vector<std::string> rows = Lines(r.out);
+  for (size_t i = 1; i < rows.size(); ++i) CHECK(rows[i].substr(restarts_at, 2) == "0 ");
   CHECK(FirstColumn(r.out) == std::vector<std::string>{"web-rep-1", "web-rep-2", "worker-rep-1"});
   CHECK(absl::StrContains(r.out, "registry.example.com/shop/web:2.3.1"));
   CHECK(absl::StrContains(r.out, "running"));
@@ -259,7 +263,8 @@ TEST_CASE("container commands: run, create, start, stop, kill, rm", "[integratio
   CheckFails(r, "ALREADY_EXISTS");
 
   r = cli.Run({"create", "-q", "--name", "api-rep-3", "-e", "A=1", "-l", "tier=back", "--memory",
-               "64Mi", "--cpus", "0.5", "--cap-add", "net_admin", "busybox", "echo", "x"});
+               "64Mi", "--cpus", "0.5", "--cap-add", "net_admin", "--restart", "on-failure:3",
+               "--init", "busybox", "echo", "x"});
   REQUIRE(r.code == 0);
   CHECK(r.out == "api-rep-3\n");
   auto info = nlohmann::json::parse(cli.Run({"inspect", "-o", "json", "api-rep-3"}).out);
@@ -269,6 +274,11 @@ TEST_CASE("container commands: run, create, start, stop, kill, rm", "[integratio
   CHECK(info[0]["spec"]["resources"]["memory_bytes"] == "67108864");
   CHECK(info[0]["spec"]["capabilities"][0] == "CAP_NET_ADMIN");
   CHECK(info[0]["spec"]["command"]["args"] == nlohmann::json::array({"echo", "x"}));
+  CHECK(info[0]["spec"]["restart"]["policy"] == "on-failure:3");
+  CHECK(info[0]["spec"]["init_process"] == true);
+  r = cli.Run({"create", "-q", "--restart", "sometimes", "busybox"});
+  CheckFails(r, "INVALID_ARGUMENT");
+  CHECK(absl::StrContains(r.err, "--restart: restart policy 'sometimes' is not one of"));
   r = cli.Run({"start", "api-rep-3"});
   CHECK(r.code == 0);
   CHECK(r.out == "api-rep-3\n");

@@ -133,6 +133,15 @@ TEST_CASE("formatting", "[unit][cli]") {
   state.set_reason("no such image");
   CHECK(StateText(state) == "failed: no such image");
 
+  // A restart due: ps says when, in whole seconds, and "now" once it is due.
+  const absl::Time now = absl::FromUnixSeconds(1'000'000);
+  state.set_phase(pb::CONTAINER_PHASE_EXITED);
+  state.set_exit_code(1);
+  CHECK(StateText(state, now + absl::Milliseconds(4500), now) == "exited (1), restarting in 4s");
+  CHECK(StateText(state, now + absl::Seconds(90), now) == "exited (1), restarting in 1m30s");
+  CHECK(StateText(state, now - absl::Seconds(2), now) == "exited (1), restarting now");
+  CHECK(StateText(state, std::nullopt, now) == "exited (1)");
+
   Table t({"NAME", "STATE"});
   t.AddRow({"web-rep-1", "running"});
   t.AddRow({"a", "exited (0)"});
@@ -287,6 +296,17 @@ TEST_CASE("apply plans", "[unit][cli]") {
     CHECK(Summary(*plan) == std::vector<std::string>{"job-rep-1 recreated: was failed",
                                                      "web-rep-1 recreated: spec changed: env, scale"});
     CHECK(plan->actions[1].request.has_value());
+  }
+  SECTION("a replica the restart policy will start again is left to it") {
+    auto waiting = Have(spec, "web", 1, pb::CONTAINER_PHASE_EXITED);
+    waiting.restart_pending = true;
+    auto plan = PlanApply(spec, {waiting}, false);
+    REQUIRE(plan.ok());
+    CHECK(Summary(*plan)[1] == "web-rep-1 unchanged: exited (1), restart pending");
+    // A changed spec still wins: the pending restart would run the old one.
+    auto changed = PlanApply(TwoServices(2, "2"), {waiting}, false);
+    REQUIRE(changed.ok());
+    CHECK(Summary(*changed)[1] == "web-rep-1 recreated: spec changed: env");
   }
   SECTION("credentials do not count as a change") {
     auto with_auth = spec;

@@ -22,8 +22,8 @@ deploy::DeploymentSpec Load(const std::string& example) {
 }
 
 TEST_CASE("every example's services round-trip through the proto unchanged", "[unit][deploy]") {
-  for (const char* example :
-       {"minimal.yaml", "everything.yaml", "web-and-worker.yaml", "busybox-job.yaml"}) {
+  for (const char* example : {"minimal.yaml", "everything.yaml", "web-and-worker.yaml",
+                              "busybox-job.yaml", "supervised.yaml"}) {
     for (const auto& [name, service] : Load(example).services) {
       INFO(example << " " << name);
       const pb::ServiceSpec wire = ToProto(service);
@@ -99,6 +99,29 @@ TEST_CASE("the proto carries every field of the YAML", "[unit][deploy]") {
   const pb::ServiceSpec web = ToProto(Load("web-and-worker.yaml").services.at("web"));
   CHECK(web.health().http().url() == "http://localhost:8080/healthz");
   CHECK(web.health().http().expect_status() == 200);
+
+  const deploy::DeploymentSpec supervised = Load("supervised.yaml");
+  const pb::ServiceSpec sup = ToProto(supervised.services.at("api"));
+  CHECK(sup.restart().policy() == "on-failure:3");
+  CHECK(sup.restart().backoff_base().seconds() == 1);
+  CHECK(sup.restart().backoff_max().seconds() == 300);
+  CHECK(sup.restart().reset_after().seconds() == 600);
+  REQUIRE(sup.init_size() == 3);
+  CHECK(sup.init(0).name() == "db");
+  CHECK(sup.init(0).wait_tcp().host() == "10.0.0.5");
+  CHECK(sup.init(0).wait_tcp().port() == 5432);
+  CHECK(sup.init(0).timeout().seconds() == 30);
+  CHECK(sup.init(0).retries() == 2);
+  CHECK(sup.init(1).wait_http().expect_status() == 200);
+  CHECK_FALSE(sup.init(1).has_timeout());
+  CHECK(sup.init(2).run().command_size() == 3);
+  CHECK(sup.init_process());
+  CHECK(sup.health().restart_on_unhealthy());
+  const pb::ServiceSpec worker = ToProto(supervised.services.at("worker"));
+  CHECK(worker.restart().policy() == "always");
+  CHECK_FALSE(worker.restart().has_backoff_base());
+  CHECK_FALSE(worker.has_init_process());
+  CHECK_FALSE(migrate.has_restart());  // the default policy is left out
 }
 
 TEST_CASE("a deployment becomes one CreateContainer request per replica", "[unit][deploy]") {

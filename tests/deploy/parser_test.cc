@@ -1,10 +1,13 @@
 // deploy/: the YAML schema, against the examples, a corpus of broken specs with the
 // exact messages they must produce, and hostile inputs.
+#include "deploy/parser.h"
+
 #include <dirent.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -12,7 +15,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "base/fs_util.h"
-#include "deploy/parser.h"
 #include "support/test_support.h"
 
 namespace zlayer::deploy {
@@ -62,9 +64,11 @@ TEST_CASE("every spec in deploy/examples is valid", "[unit][deploy]") {
   }
 }
 
-// docs/deploy.md is what newcomers copy from: each complete spec in it must parse.
-TEST_CASE("the specs in docs/deploy.md are valid", "[unit][deploy]") {
-  auto doc = base::ReadFile(SourcePath("docs/deploy.md"));
+// The docs are what newcomers copy from: each complete spec in them must parse.
+TEST_CASE("the specs in docs/deploy.md and docs/supervision.md are valid", "[unit][deploy]") {
+  const std::string page =
+      GENERATE(std::string("docs/deploy.md"), std::string("docs/supervision.md"));
+  auto doc = base::ReadFile(SourcePath(page));
   REQUIRE(doc.ok());
   int checked = 0;
   for (size_t at = doc->find("```yaml\n"); at != std::string::npos;
@@ -73,10 +77,12 @@ TEST_CASE("the specs in docs/deploy.md are valid", "[unit][deploy]") {
     const std::string block = doc->substr(begin, doc->find("```", begin) - begin);
     if (!absl::StartsWith(block, "version: v1")) continue;  // fragments, not whole specs
     INFO(block);
-    CHECK(ParseDeployment(block, "docs/deploy.md").ok());
+    auto parsed = ParseDeployment(block, page);
+    INFO(parsed.status().message());
+    CHECK(parsed.ok());
     ++checked;
   }
-  CHECK(checked >= 2);
+  CHECK(checked >= (page == "docs/deploy.md" ? 2 : 1));
 }
 
 TEST_CASE("a minimal spec gets the documented defaults", "[unit][deploy]") {
@@ -149,11 +155,94 @@ TEST_CASE("every key of the schema lands in its ServiceSpec field", "[unit][depl
   CHECK(api.health->retries == 5);
   CHECK(api.health->check == core::HealthSpec::Check::kTcp);
   CHECK(api.health->tcp_port == 9000);
+  CHECK(api.health->restart_on_unhealthy);
+  CHECK(api.restart.mode == core::RestartPolicy::Mode::kOnFailure);
+  CHECK(api.restart.max_retries == 4);
+  CHECK(api.restart.backoff_base == absl::Seconds(2));
+  CHECK(api.restart.backoff_max == absl::Minutes(2));
+  CHECK(api.restart.reset_after == absl::Minutes(15));
+  REQUIRE(api.init.size() == 3);
+  CHECK(api.init[0].host == "10.0.0.5");
+  CHECK(api.init[0].timeout == absl::Seconds(45));
+  CHECK(api.init[0].retries == 3);
+  CHECK(api.init[1].expect_status == 204);
+  CHECK(api.init[2].command == std::vector<std::string>{"/usr/bin/api", "check-config"});
+  CHECK(api.init_process == true);
 
   const ServiceSpec& migrate = spec.services.at("migrate");
   CHECK(migrate.rtype == core::ServiceType::kJob);
   CHECK(migrate.image.pull_policy == core::PullPolicy::kNever);
   CHECK(migrate.command.args == std::vector<std::string>{"migrate", "--all"});
+  CHECK(migrate.restart.mode == core::RestartPolicy::Mode::kNo);
+  CHECK(migrate.init.empty());
+  CHECK_FALSE(migrate.init_process.has_value());
+}
+
+TEST_CASE("restart policies, init steps and init_process land in the ServiceSpec",
+          "[unit][deploy]") {
+  using Mode = core::RestartPolicy::Mode;
+  using Kind = core::InitAction::Kind;
+  const DeploymentSpec spec = MustLoad("deploy/examples/supervised.yaml");
+  const ServiceSpec& api = spec.services.at("api");
+  CHECK(api.restart.mode == Mode::kOnFailure);
+  CHECK(api.restart.max_retries == 3);
+  CHECK(api.restart.backoff_base == absl::Seconds(1));
+  CHECK(api.restart.backoff_max == absl::Minutes(5));
+  CHECK(api.restart.reset_after == absl::Minutes(10));
+  REQUIRE(api.init.size() == 3);
+  CHECK(api.init[0].name == "db");
+  CHECK(api.init[0].kind == Kind::kWaitTcp);
+  CHECK(api.init[0].host == "10.0.0.5");
+  CHECK(api.init[0].port == 5432);
+  CHECK(api.init[0].timeout == absl::Seconds(30));
+  CHECK(api.init[0].retries == 2);
+  CHECK(api.init[1].kind == Kind::kWaitHttp);
+  CHECK(api.init[1].url == "http://10.0.0.6:8080/ready");
+  CHECK(api.init[1].expect_status == 200);
+  CHECK(api.init[1].timeout == absl::ZeroDuration());  // the agent's default
+  CHECK(api.init[2].kind == Kind::kRun);
+  CHECK(api.init[2].command ==
+        std::vector<std::string>{"sh", "-c", "exec /usr/bin/api migrate --up"});
+  CHECK(api.init[2].timeout == absl::Minutes(5));
+  CHECK(api.init_process == true);
+  REQUIRE(api.health.has_value());
+  CHECK(api.health->restart_on_unhealthy);
+
+  const ServiceSpec& worker = spec.services.at("worker");
+  CHECK(worker.restart.mode == Mode::kAlways);
+  CHECK(worker.restart.backoff_base == absl::ZeroDuration());
+  REQUIRE(worker.init.size() == 1);
+  CHECK(worker.init[0].name.empty());
+  CHECK(worker.init[0].host.empty());  // 127.0.0.1 in the container, decided by the agent
+  CHECK(worker.init[0].port == 9000);
+  CHECK_FALSE(worker.init_process.has_value());
+
+  const ServiceSpec& cron = spec.services.at("cron");
+  CHECK(cron.restart.mode == Mode::kOnFailure);
+  CHECK(cron.restart.max_retries == 5);
+  CHECK(cron.init_process == false);
+
+  // Every policy name, quoted or not; "no" stays the policy, not YAML 1.1's false.
+  for (const auto& [text, mode, max] :
+       {std::tuple{"no", Mode::kNo, 0u}, std::tuple{"\"no\"", Mode::kNo, 0u},
+        std::tuple{"on-failure", Mode::kOnFailure, 0u},
+        std::tuple{"on-failure:7", Mode::kOnFailure, 7u}, std::tuple{"always", Mode::kAlways, 0u},
+        std::tuple{"unless-stopped", Mode::kUnlessStopped, 0u},
+        std::tuple{"{policy: on-failure, max_retries: 2}", Mode::kOnFailure, 2u}}) {
+    INFO(text);
+    auto parsed = ParseDeployment(
+        absl::StrCat("version: v1\ndeployment: names\nservices:\n  web:\n    image: nginx\n",
+                     "    restart: ", text, "\n"));
+    INFO(parsed.status().ToString());
+    REQUIRE(parsed.ok());
+    CHECK(parsed->services.at("web").restart.mode == mode);
+    CHECK(parsed->services.at("web").restart.max_retries == max);
+  }
+  // Without the keys: no restarts, no steps, the agent's init default.
+  const ServiceSpec& web = MustLoad("deploy/examples/minimal.yaml").services.at("web");
+  CHECK(web.restart.mode == Mode::kNo);
+  CHECK(web.init.empty());
+  CHECK_FALSE(web.init_process.has_value());
 }
 
 TEST_CASE("YAML anchors and merge keys share defaults; a service's own keys win",

@@ -293,3 +293,59 @@ TEST_CASE("container_auth: present turns it on; URL and secret file are required
         std::string::npos);
   CHECK_FALSE(bad.backend_config.container_auth.enabled);
 }
+
+TEST_CASE("oci.init_process and init_path: off by default, from the file and flags", "[unit]") {
+  AgentConfig c;
+  CHECK_FALSE(c.backend_config.init_process);
+  CHECK(c.backend_config.init_path.empty());
+  REQUIRE(LoadConfigText("oci:\n  init_process: true\n  init_path: /opt/tini-static\n", "i.yaml",
+                         &c)
+              .ok());
+  CHECK(c.backend_config.init_process);
+  CHECK(c.backend_config.init_path == "/opt/tini-static");
+  // Printed, read back the same; a change needs a restart.
+  const std::string yaml = zlayer::agentd::ConfigToYaml(c);
+  CHECK(yaml.find("init_process: true") != std::string::npos);
+  AgentConfig back;
+  REQUIRE(LoadConfigText(yaml, "printed", &back).ok());
+  CHECK(back.backend_config.init_path == "/opt/tini-static");
+  CHECK(zlayer::agentd::RestartRequiredChanges(c, back).empty());
+  CHECK(zlayer::agentd::RestartRequiredChanges(AgentConfig{}, c) ==
+        std::vector<std::string>{"oci.init_process", "oci.init_path"});
+
+  auto bad = LoadConfigText("oci:\n  init_process: maybe\n  init_path: tini\n", "b.yaml", &c);
+  CHECK(bad.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(bad.message(), "b.yaml:2:17: oci.init_process: expected true or false"));
+  CHECK(absl::StrContains(bad.message(), "b.yaml:3:14: oci.init_path: expected an absolute path"));
+
+  // --init-process is a switch (its value only after '='), so the next argument
+  // stays an argument of its own.
+  std::vector<std::string> args = {"zlayer-agentd", "--init-process", "--init-path",
+                                   "/usr/bin/tini-static"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  AgentConfig f;
+  REQUIRE(ParseFlags(static_cast<int>(argv.size()), argv.data(), &f).ok());
+  CHECK(f.backend_config.init_process);
+  CHECK(f.backend_config.init_path == "/usr/bin/tini-static");
+  std::vector<std::string> off_args = {"zlayer-agentd", "--init-process=false"};
+  std::vector<char*> off_argv;
+  for (auto& a : off_args) off_argv.push_back(a.data());
+  REQUIRE(ParseFlags(static_cast<int>(off_argv.size()), off_argv.data(), &f).ok());
+  CHECK_FALSE(f.backend_config.init_process);
+  for (std::vector<std::string> bad_flags :
+       {std::vector<std::string>{"zlayer-agentd", "--init-process=yes"},
+        {"zlayer-agentd", "--init-process="},
+        {"zlayer-agentd", "--init-path", "tini"},
+        {"zlayer-agentd", "--init-path"}}) {
+    std::vector<char*> v;
+    for (auto& a : bad_flags) v.push_back(a.data());
+    AgentConfig fresh;
+    INFO(bad_flags[1]);
+    CHECK(ParseFlags(static_cast<int>(v.size()), v.data(), &fresh).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+  }
+  const std::string usage = zlayer::agentd::UsageText();
+  CHECK(usage.find("--init-process ") != std::string::npos);
+  CHECK(usage.find("--init-path PATH") != std::string::npos);
+}
