@@ -229,3 +229,36 @@ TEST_CASE("network host and network none behave as named", "[root][oci][network]
   CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(absl::StrContains(status.error_message(), "backend-net"));
 }
+
+TEST_CASE("a container restarted by its policy keeps its address and stays reachable",
+          "[root][oci][network]") {
+  if (!CanRunNetworkTests()) return;
+  NetEnv net;
+  OciEnv& env = net.env;
+  // The first run crashes after a second; the root file system is kept across the
+  // restart, so the second run (which finds /crashed) serves.
+  auto spec = env.Shell(
+      "if [ ! -e /crashed ]; then touch /crashed; sleep 1; exit 1; fi; "
+      "mkdir -p /srv/www && echo back-again > /srv/www/index.html && "
+      "exec httpd -f -p 8080 -h /srv/www");
+  spec.mutable_restart()->set_policy("on-failure");
+  spec.mutable_restart()->mutable_backoff_base()->set_nanos(100'000'000);
+  const auto web = env.Create("phoenix", 1, spec);
+  env.Start(web);
+  const std::string before = env.Inspect(web).ipv4();
+  REQUIRE_FALSE(before.empty());
+  REQUIRE(WaitFor(
+      [&] {
+        const auto info = env.Inspect(web);
+        return info.supervision().restart_count() == 1 &&
+               info.state().phase() == pb::CONTAINER_PHASE_RUNNING;
+      },
+      absl::Seconds(30), absl::Milliseconds(100)));
+  CHECK(env.Inspect(web).ipv4() == before);
+  const auto client = env.Create("client", 1, env.Shell("exec sleep 300"));
+  env.Start(client);
+  CHECK(absl::StrContains(
+      Eventually([&] { return HttpGet(env, client, absl::StrCat(before, " 8080")); }),
+      "back-again"));
+  CHECK(absl::StrContains(HttpGet(env, client, "phoenix 8080"), "back-again"));
+}
