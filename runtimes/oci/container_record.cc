@@ -1,5 +1,6 @@
 #include "runtimes/oci/container_record.h"
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 
@@ -281,7 +282,8 @@ core::WaitOutcome ExitRecord::ToOutcome() const {
   core::WaitOutcome o;
   o.exit_code = exit_code;
   o.finished_at = finished_at;
-  if (oom_killed) {
+  // Under an init the kernel kills the workload, and the init exits 137.
+  if (oom_killed || (via_init && exit_code == 128 + SIGKILL && oom_kills > 0)) {
     o.reason = core::WaitReason::kOomKilled;
     o.signal = core::SignalNameFromExitCode(exit_code);
   } else if (signal != 0) {
@@ -315,6 +317,7 @@ absl::StatusOr<ExitRecord> ReadExitRecord(const std::string& path) {
   r.exit_code = j.value("exit_code", 0);
   r.signal = j.value("signal", 0);
   r.oom_killed = j.value("oom_killed", false);
+  r.oom_kills = j.value("oom_kills", uint64_t{0});
   r.runtime_error = j.value("runtime_error", false);
   r.error = j.value("error", "");
   if (auto t = base::ParseRfc3339(j.value("finished_at", "")); t.ok()) r.finished_at = *t;

@@ -46,6 +46,9 @@ struct ExitRecord {
   int exit_code = 0;
   int signal = 0;
   bool oom_killed = false;
+  // The cgroup's OOM kill count at the end: with an init as PID 1 the workload, not
+  // PID 1, is what the kernel kills, so oom_killed alone misses it.
+  uint64_t oom_kills = 0;
   bool runtime_error = false;
   std::optional<absl::Time> finished_at;
   std::string error;

@@ -57,9 +57,10 @@ OciBackend::~OciBackend() {
   // The queue is shut (Post fails) before the health checks stop, and freed after,
   // so a probe finishing meanwhile cannot reach a freed queue.
   shutting_down_ = true;
-  restart_timers_.reset();
-  if (restarts_) restarts_->Shutdown();
+  if (!recovered_.HasBeenNotified()) recovered_.Notify();  // waiting restarts give up
+  if (restarts_) restarts_->Shutdown();  // a running restart ends its init steps early
   health_.reset();
+  restart_timers_.reset();
   restarts_.reset();
   log_notifier_.reset();
   loop_.reset();
@@ -404,10 +405,12 @@ void OciBackend::StartHealth(const std::shared_ptr<Container>& container) {
   std::optional<core::HealthSpec> spec;
   pid_t pid = 0;
   std::string deployment;
+  std::optional<absl::Time> run;  // the run these probes judge
   {
     absl::MutexLock lock(&mu_);
     spec = container->record.spec.health;
     deployment = container->record.deployment;
+    run = container->record.started_at;
     if (container->init_pid) pid = static_cast<pid_t>(*container->init_pid);
   }
   if (!spec || spec->check == core::HealthSpec::Check::kNone || pid <= 0) return;
@@ -433,7 +436,7 @@ void OciBackend::StartHealth(const std::shared_ptr<Container>& container) {
   };
   core::EventSink* events = config_.events;
   std::weak_ptr<Container> weak = container;
-  auto on_change = [this, events, id, deployment, weak](const core::HealthDetail& detail) {
+  auto on_change = [this, events, id, deployment, weak, run](const core::HealthDetail& detail) {
     if (events) {
       events->Record(
           core::HealthNodeEvent(id, deployment, detail.status, detail.last_output.value_or("")));
@@ -441,7 +444,7 @@ void OciBackend::StartHealth(const std::shared_ptr<Container>& container) {
     if (detail.status != "unhealthy") return;
     // On the health pool's thread: the stop blocks, so it runs on the restart queue.
     if (auto locked = weak.lock()) {
-      if (!restarts_->Post([this, locked] { OnUnhealthy(locked); }) && !shutting_down_) {
+      if (!restarts_->Post([this, locked, run] { OnUnhealthy(locked, run); }) && !shutting_down_) {
         base::Logger("oci")->warn("restart queue full; unhealthy container not stopped "
                                   "container_id={}", locked->name);
       }

@@ -16,6 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "auth/container_auth.h"
 #include "base/event_loop.h"
 #include "base/scheduler.h"
@@ -181,7 +182,8 @@ class OciBackend final : public core::ContainerRuntime {
   void RestartNow(const std::shared_ptr<Container>& container);
   // A health check found the container unhealthy; stops it for its policy to
   // restart when the spec asks for that.
-  void OnUnhealthy(const std::shared_ptr<Container>& container);
+  // `run` is the started_at of the run found unhealthy: a later run is left alone.
+  void OnUnhealthy(const std::shared_ptr<Container>& container, std::optional<absl::Time> run);
   // Recovery: a restart the agent had scheduled or begun before it went down.
   void RecoverRestart(const std::shared_ptr<Container>& container, bool monitor_alive);
   // Settles a failure the monitor could not record: writes exit.json as the monitor
@@ -220,6 +222,7 @@ class OciBackend final : public core::ContainerRuntime {
   runtimes::StateBus bus_;
   // Restart timers fire on the scheduler and post the (blocking) start here.
   std::atomic<bool> shutting_down_{false};
+  absl::Notification recovered_;
   std::unique_ptr<base::WorkQueue> restarts_;
   std::unique_ptr<base::Scheduler> restart_timers_;
 };

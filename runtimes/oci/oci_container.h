@@ -23,6 +23,8 @@ struct OciBackend::Container {
   // Serialises create/start/stop/remove of this container; never held with mu_
   // across a blocking call.
   absl::Mutex op_mu;
+  // Serialises record.json writes (PersistRecord).
+  absl::Mutex record_write_mu;
 
   // Everything below is guarded by OciBackend::mu_.
   ContainerRecordFile record;

@@ -42,6 +42,7 @@ void OciBackend::OnInotify() {
 }
 
 void OciBackend::CheckExit(const std::shared_ptr<Container>& container) {
+  if (shutting_down_) return;  // the health checker may be gone; a restarted agent reads it
   auto record = ReadExitRecord(container->StateDir() + "/exit.json");
   if (!record.ok()) return;
   record->via_init = container->record.init_process;
@@ -64,6 +65,7 @@ void OciBackend::CheckExit(const std::shared_ptr<Container>& container) {
 }
 
 void OciBackend::OnMonitorGone(const std::shared_ptr<Container>& container) {
+  if (shutting_down_) return;
   CheckExit(container);
   base::EventLoop::Handle handle = 0;
   bool lost = false;

@@ -344,6 +344,17 @@ absl::Status OciBackend::RunInitActions(const std::shared_ptr<Container>& contai
     absl::Status result = absl::OkStatus();
     while (cause.empty() && attempt < attempts) {
       if (attempt > 0) absl::SleepFor(kRetryDelay);
+      // A stop through the API (it marks the container before waiting for the
+      // operation lock held here) or the agent's shutdown ends the steps at once.
+      if (shutting_down_) {
+        cause = "the agent is shutting down";
+        break;
+      }
+      {
+        absl::MutexLock lock(&mu_);
+        if (container->record.restart.stopped_by_api) cause = "stopped through the API";
+      }
+      if (!cause.empty()) break;
       ++attempt;
       result = run ? RunStepOnce(*runtime_, launch, launch_spec,
                                  InitStepConfig(config, container->Rootfs(), step.command,

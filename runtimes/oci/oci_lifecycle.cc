@@ -221,6 +221,7 @@ absl::Status OciBackend::StartContainer(const ContainerId& id) {
     supervise::ResetForApiStart(&container->record.restart);
   }
   CancelRestart(*container);
+  PersistRecord(*container);
   return StartLocked(container, /*by_policy=*/false);
 }
 
@@ -237,9 +238,34 @@ absl::Status OciBackend::StartLocked(const std::shared_ptr<Container>& container
   }
   // A restart of an exited container starts from a clean state directory.
   if (restart) {
+    // The previous run's monitor may still be deleting its runtime state; its pidfd
+    // handle must be gone before a new monitor is adopted, or its end would be
+    // taken for the new run's.
+    int monitor_fd = -1;
+    {
+      absl::MutexLock lock(&mu_);
+      monitor_fd = container->monitor_pidfd.get();
+    }
+    if (monitor_fd >= 0) {
+      struct pollfd pfd = {monitor_fd, POLLIN, 0};
+      ::poll(&pfd, 1, 10'000);
+    }
+    base::EventLoop::Handle handle = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      handle = std::exchange(container->monitor_handle, 0);
+    }
+    if (handle) loop_->Remove(handle);  // waits for a callback in flight
+    {
+      absl::MutexLock lock(&mu_);
+      container->monitor_pidfd.Reset();
+      container->monitor_pid = 0;
+    }
     (void)runtime_->Delete(container->name, true);
-    ::unlink((container->StateDir() + "/exit.json").c_str());
+    // monitor.json first: without either file, recovery knows the restart was cut
+    // short; a dead monitor.json alone would read as a monitor that died.
     ::unlink((container->StateDir() + "/monitor.json").c_str());
+    ::unlink((container->StateDir() + "/exit.json").c_str());
     absl::MutexLock lock(&mu_);
     container->state = ContainerState::Initializing();
     container->outcome.reset();
@@ -248,6 +274,11 @@ absl::Status OciBackend::StartLocked(const std::shared_ptr<Container>& container
   // From here on a failure is a run that ended: recorded as the monitor would, so
   // that Wait, the restart policy and a restarted agent all see it.
   auto fail = [&](absl::Status status) {
+    // A restart that failed to start is still a restart: on-failure:N must give up.
+    if (by_policy) {
+      absl::MutexLock lock(&mu_);
+      supervise::MarkRestarted(&container->record.restart);
+    }
     RecordFailure(container, std::string(status.message()));
     log->warn("start failed container_id={} error={}", container->name, status.message());
     return status;
@@ -321,9 +352,7 @@ absl::Status OciBackend::StartLocked(const std::shared_ptr<Container>& container
   if (auto m = ReadMonitorRecord(container->StateDir() + "/monitor.json"); m.ok()) {
     (void)AdoptMonitor(container, *m);
   }
-  if (auto s = WriteRecord(container->RecordPath(), record); !s.ok()) {
-    log->warn("could not persist start container_id={} error={}", container->name, s.message());
-  }
+  PersistRecord(*container);
   log->info("container started container_id={} service={} deployment={} pid={} monitor_pid={}{}",
             container->name, container->id.service, record.deployment, init_pid, monitor_pid,
             by_policy ? absl::StrCat(" restart=", record.restart.restart_count) : "");
@@ -377,6 +406,11 @@ absl::Status OciBackend::StopContainer(const ContainerId& id,
   CancelRestart(*container);
   PersistRecord(*container);
   absl::MutexLock op(&container->op_mu);
+  {
+    // Again: an API start that held the lock first cleared the mark.
+    absl::MutexLock lock(&mu_);
+    container->record.restart.stopped_by_api = true;
+  }
   auto exited = StopRunning(*container, timeout);
   if (!exited.ok()) return exited.status();
   if (*exited) DetachNetwork(*container);
@@ -418,6 +452,8 @@ absl::StatusOr<bool> OciBackend::StopRunning(Container& container,
 }
 
 void OciBackend::PersistRecord(Container& container) {
+  // Snapshot and write under one lock, so that an older snapshot never lands last.
+  absl::MutexLock write(&container.record_write_mu);
   ContainerRecordFile record;
   {
     absl::MutexLock lock(&mu_);

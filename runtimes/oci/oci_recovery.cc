@@ -32,6 +32,7 @@ absl::Status OciBackend::Recover() {
   for (const auto& name : names) RecoverOne(name);
   CleanOrphans();
   CollectNetworkLeftovers();
+  recovered_.Notify();  // restarts found due may run now
   size_t running = 0, total = 0;
   {
     absl::MutexLock lock(&mu_);
@@ -116,11 +117,13 @@ void OciBackend::RecoverOne(const std::string& name) {
     container->state = last.reason == core::WaitReason::kRuntimeError
                            ? ContainerState::Failed(last.message)
                            : ContainerState::Exited(last.exit_code);
+  } else if (init_cut_short && !exit_record.ok()) {
+    // Before the next case: an API restart cut short in its init steps also looks
+    // like a run whose monitor left no record.
+    failure = "its init actions were cut short by an agent restart";
   } else if (was_running) {
     failure = "started, but its monitor left no record";
     (void)runtime_->Delete(name, true);
-  } else if (init_cut_short && !exit_record.ok()) {
-    failure = "its init actions were cut short by an agent restart";
   }
   ::unlink((container->StateDir() + "/init-running").c_str());
   {

@@ -54,8 +54,10 @@ void OciBackend::OnRunEnded(const std::shared_ptr<Container>& container) {
     if (outcome.finished_at && state.judged_exit_at == outcome.finished_at) return;  // judged
     const absl::Time now = base::NowRealtime();
     const absl::Time finished = outcome.finished_at.value_or(now);
+    // A start that failed did not run: it must not count as a long healthy run.
+    const bool ran = outcome.reason != core::WaitReason::kRuntimeError;
     const absl::Duration ran_for =
-        container->record.started_at
+        ran && container->record.started_at
             ? std::max(absl::ZeroDuration(), finished - *container->record.started_at)
             : absl::ZeroDuration();
     decision = supervise::Judge(policy, outcome, ran_for, now, &state);
@@ -101,6 +103,9 @@ void OciBackend::CancelRestart(Container& container) {
 }
 
 void OciBackend::RestartNow(const std::shared_ptr<Container>& container) {
+  // Restarts found due at recovery wait for it to finish: its orphan and network
+  // sweeps must not meet a start in progress.
+  recovered_.WaitForNotification();
   if (shutting_down_) return;
   absl::MutexLock op(&container->op_mu);
   {
@@ -117,14 +122,15 @@ void OciBackend::RestartNow(const std::shared_ptr<Container>& container) {
   (void)StartLocked(container, /*by_policy=*/true);
 }
 
-void OciBackend::OnUnhealthy(const std::shared_ptr<Container>& container) {
+void OciBackend::OnUnhealthy(const std::shared_ptr<Container>& container,
+                             std::optional<absl::Time> run) {
   if (shutting_down_) return;
   absl::MutexLock op(&container->op_mu);
   {
     absl::MutexLock lock(&mu_);
     const auto& spec = container->record.spec;
     if (container->removed || container->state.phase != ContainerState::Phase::kRunning ||
-        !spec.health || !spec.health->restart_on_unhealthy) {
+        container->record.started_at != run || !spec.health || !spec.health->restart_on_unhealthy) {
       return;
     }
     if (spec.restart.mode == Mode::kNo) {
@@ -151,7 +157,10 @@ void OciBackend::RecoverRestart(const std::shared_ptr<Container>& container, boo
   {
     absl::MutexLock lock(&mu_);
     auto& state = container->record.restart;
-    if (container->record.spec.restart.mode == Mode::kNo || !state.next_restart_at) return;
+    if (container->record.spec.restart.mode == Mode::kNo || !state.next_restart_at ||
+        state.stopped_by_api) {
+      return;
+    }
     const auto& outcome = container->outcome;
     const bool unjudged_exit = container->state.IsTerminal() && outcome && outcome->finished_at &&
                                state.judged_exit_at != outcome->finished_at;

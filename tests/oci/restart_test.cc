@@ -251,3 +251,48 @@ TEST_CASE("restart: agent killed at the moment of exit, 20 rounds: none twice, n
   CHECK(runs >= 20);
   CHECK(CountLinesStarting(env, id, "[zlayer] restarting (restart ") == runs - 1);
 }
+
+TEST_CASE("restart: an OOM kill under the init for PID 1 is still reported oom_killed",
+          "[root][oci]") {
+  SKIP_UNLESS_CONTAINERS();
+  OciEnv env;
+  // The kernel kills the workload, not the init; the init then exits 137.
+  auto spec = env.Shell("exec /bin/hog mem 256");
+  spec.mutable_resources()->set_memory_bytes(32ull << 20);
+  spec.set_init_process(true);
+  const auto id = env.Create("oominit", 1, spec);
+  env.Start(id);
+  const auto outcome = env.WaitOutcome(id);
+  CHECK(outcome.reason() == pb::WAIT_REASON_OOM_KILLED);
+  CHECK(outcome.exit_code() == 137);
+}
+
+TEST_CASE("restart: a start that keeps failing (its init step) still reaches the on-failure limit",
+          "[root][oci]") {
+  SKIP_UNLESS_CONTAINERS();
+  OciEnv env;
+  auto spec = env.Shell("echo never");
+  Policy(&spec, "on-failure:2", absl::Milliseconds(100));
+  auto* step = spec.add_init();
+  step->set_name("gate");
+  for (const char* arg : {"sh", "-c", "echo gate-closed; exit 1"}) {
+    step->mutable_run()->add_command(arg);
+  }
+  const auto id = env.Create("gated", 1, spec);
+  pb::StartContainerRequest req;
+  *req.mutable_id() = id;
+  pb::StartContainerResponse resp;
+  CHECK(env.stub().StartContainer(Ctx(absl::Seconds(60)).get(), req, &resp).error_code() ==
+        grpc::StatusCode::FAILED_PRECONDITION);
+  REQUIRE(WaitFor([&] { return !Supervision(env, id).not_restarting().empty(); }, absl::Seconds(30),
+                  absl::Milliseconds(50)));
+  const auto sup = Supervision(env, id);
+  CHECK(sup.restart_count() == 2);
+  CHECK(sup.not_restarting() == "on-failure limit reached (2 restarts)");
+  REQUIRE(sup.history_size() == 3);
+  CHECK(sup.history(2).outcome().reason() == pb::WAIT_REASON_RUNTIME_ERROR);
+  CHECK(sup.history(2).outcome().message().find("init step 'gate'") != std::string::npos);
+  CHECK(env.State(id).phase() == pb::CONTAINER_PHASE_FAILED);
+  CHECK(CountLinesStarting(env, id, "gate-closed") == 3);
+  CHECK(CountLinesStarting(env, id, "never") == 0);
+}

@@ -464,13 +464,16 @@ int Run(const Options& o) {
   // The OOM killer's work shows in the cgroup's counter; it is read before the
   // runtime deletes the cgroup. A kill by SIGKILL with the counter up is an OOM kill.
   bool oom = false;
+  uint64_t oom_kills = 0;
   if (have_paths) {
     auto count = cgroups::ReadOomKillCount(paths);
-    oom = count.ok() && *count > 0 && sig == SIGKILL;
+    if (count.ok()) oom_kills = *count;
+    oom = oom_kills > 0 && sig == SIGKILL;
   }
   WriteAtomic(o.state_dir, "exit.json",
               "{\"exit_code\":" + std::to_string(exit_code) + ",\"signal\":" +
                   std::to_string(sig) + ",\"oom_killed\":" + (oom ? "true" : "false") +
+                  ",\"oom_kills\":" + std::to_string(oom_kills) +
                   ",\"runtime_error\":false,\"finished_at\":\"" + NowRfc3339Nano() +
                   "\",\"error\":\"\"}\n");
   // The runtime's state and the container's cgroup go now; the agent still finds
