@@ -171,6 +171,9 @@ class OciBackend final : public core::ContainerRuntime {
   // `timeout` unset: the spec's stop_grace_period, else 10 s. False when it was not
   // running.
   absl::StatusOr<bool> StopRunning(Container& container, std::optional<absl::Duration> timeout);
+  // Waits (at most 10 s) until the container's monitor has exited: after writing
+  // exit.json it still deletes the runtime's state. The caller holds op_mu.
+  void AwaitMonitorGone(Container& container);
   // Writes record.json from the in-memory record (a failure is logged).
   void PersistRecord(Container& container);
 

@@ -241,15 +241,7 @@ absl::Status OciBackend::StartLocked(const std::shared_ptr<Container>& container
     // The previous run's monitor may still be deleting its runtime state; its pidfd
     // handle must be gone before a new monitor is adopted, or its end would be
     // taken for the new run's.
-    int monitor_fd = -1;
-    {
-      absl::MutexLock lock(&mu_);
-      monitor_fd = container->monitor_pidfd.get();
-    }
-    if (monitor_fd >= 0) {
-      struct pollfd pfd = {monitor_fd, POLLIN, 0};
-      ::poll(&pfd, 1, 10'000);
-    }
+    AwaitMonitorGone(*container);
     base::EventLoop::Handle handle = 0;
     {
       absl::MutexLock lock(&mu_);
@@ -451,6 +443,17 @@ absl::StatusOr<bool> OciBackend::StopRunning(Container& container,
                                      absl::FormatDuration(kKillTimeout)));
 }
 
+void OciBackend::AwaitMonitorGone(Container& container) {
+  int monitor_fd = -1;
+  {
+    absl::MutexLock lock(&mu_);
+    monitor_fd = container.monitor_pidfd.get();
+  }
+  if (monitor_fd < 0) return;
+  struct pollfd pfd = {monitor_fd, POLLIN, 0};
+  ::poll(&pfd, 1, 10'000);
+}
+
 void OciBackend::PersistRecord(Container& container) {
   // Snapshot and write under one lock, so that an older snapshot never lands last.
   absl::MutexLock write(&container.record_write_mu);
@@ -533,15 +536,7 @@ absl::Status OciBackend::RemoveContainer(const ContainerId& id, bool force) {
     }
   }
   // Let the monitor finish (it deletes the runtime state after writing exit.json).
-  int monitor_fd = -1;
-  {
-    absl::MutexLock lock(&mu_);
-    monitor_fd = container->monitor_pidfd.get();
-  }
-  if (monitor_fd >= 0) {
-    struct pollfd pfd = {monitor_fd, POLLIN, 0};
-    ::poll(&pfd, 1, 10'000);
-  }
+  AwaitMonitorGone(*container);
   // The monitor deletes the runtime's container after the exit; a second `delete`
   // would cost one more runtime process (tens of ms) for nothing. The runtimes
   // (runc, crun, youki) keep one directory per container under their --root, so
